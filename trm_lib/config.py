@@ -1,0 +1,268 @@
+"""Configs as dataclasses, and the named presets.
+
+A `Config` is two small records: `ModelConfig` (what the network is) and `TrainConfig`
+(how it is trained). Presets are plain functions of nothing, so every run that names a
+preset starts from the same numbers; `with_overrides` changes single fields by name
+(`model.n=4`, `train.lr=3e-4`), as the command line's `key=value` arguments do.
+
+Paper names -> ours: n (L_cycles) -> `n`, T (H_cycles) -> `T`, N_sup (halt_max_steps) ->
+`n_sup`. The paper's recipes are in ../shared/TRM_SPEC.md and in the two `*-mlp` / `*-att`
+presets below.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Callable, Literal
+
+Mixer = Literal["mlp_t", "attention"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    vocab_size: int  # PAD 0 plus the task's tokens (Sudoku N x N: N + 2; maze: 6)
+    seq_len: int  # puzzle cells, without the puzzle-embedding prefix (81, 900, ...)
+    hidden_size: int = 512  # D
+    num_layers: int = 2  # blocks in the one shared network `net`
+    num_heads: int = 8  # attention mixer only; head_dim = hidden_size // num_heads
+    expansion: float = 4.0  # SwiGLU width factor (before the 2/3 and the rounding)
+    mixer: Mixer = "mlp_t"  # token mixing: "mlp_t" (MLP over positions) or "attention" (+ RoPE)
+    puzzle_emb_len: int = 16  # prefix positions; the Q head reads position 0
+    num_puzzle_ids: int = 1  # one shared learned vector for Sudoku and mazes
+    T: int = 3  # recursions per supervision step (T-1 without gradients)
+    n: int = 6  # latent updates per recursion
+    n_sup: int = 16  # supervision (ACT) steps at most; evaluation always runs them all
+    halt_exploration_prob: float = 0.1
+    rms_norm_eps: float = 1e-5
+    rope_theta: float = 10000.0
+
+    @property
+    def total_len(self) -> int:
+        """Sequence length the network sees: the prefix, then the cells."""
+        return self.puzzle_emb_len + self.seq_len
+
+    def validate(self) -> None:
+        problems = []
+        if self.mixer not in ("mlp_t", "attention"):
+            problems.append(f"mixer is {self.mixer!r}, expected 'mlp_t' or 'attention'")
+        if self.mixer == "attention" and self.hidden_size % self.num_heads:
+            problems.append(
+                f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}"
+            )
+        if self.mixer == "attention" and (self.hidden_size // max(self.num_heads, 1)) % 2:
+            problems.append("head_dim must be even for RoPE")
+        if self.puzzle_emb_len < 1:
+            problems.append("puzzle_emb_len must be >= 1: the Q head reads prefix position 0")
+        for name in ("vocab_size", "seq_len", "hidden_size", "num_layers", "T", "n", "n_sup"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.halt_exploration_prob <= 1.0:
+            problems.append("halt_exploration_prob must be in [0, 1]")
+        if problems:
+            raise ValueError("invalid model config: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = 768  # slots carried across supervision steps (global, all processes)
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.95)
+    weight_decay: float = 1.0  # decoupled: p <- p * (1 - lr * wd)
+    puzzle_emb_lr: float = 1e-4
+    puzzle_emb_weight_decay: float = 1.0
+    optimizer: Literal["adam_atan2", "adamw"] = "adam_atan2"
+    warmup_steps: int = 2000  # linear warmup, then constant
+    ema_decay: float = 0.999  # 0 disables EMA
+    loss: Literal["stablemax", "softmax"] = "stablemax"
+    halt_loss_weight: float = 0.5
+    max_steps: int = 65_000  # optimizer steps (= training iterations)
+    eval_every: int = 5_000
+    seed: int = 0
+    compile: bool = False  # torch.compile the network (CUDA: worth it; CPU: try it)
+    augment: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    task: Literal["sudoku", "maze"]
+    grid_size: int  # N for an N x N grid
+    model: ModelConfig
+    train: TrainConfig = field(default_factory=TrainConfig)
+    notes: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> "Config":
+        train = dict(d.get("train", {}))
+        if "betas" in train:
+            train["betas"] = tuple(train["betas"])
+        return Config(
+            name=d["name"],
+            task=d["task"],
+            grid_size=d["grid_size"],
+            model=ModelConfig(**d["model"]),
+            train=TrainConfig(**train),
+            notes=d.get("notes", ""),
+        )
+
+    def with_overrides(self, overrides: list[str] | dict[str, Any]) -> "Config":
+        """Return a copy with fields changed: ["model.n=4", "train.lr=3e-4"] or a dict."""
+        items = overrides.items() if isinstance(overrides, dict) else map(_split_override, overrides)
+        cfg = self
+        for key, value in items:
+            section, _, name = key.partition(".")
+            if section not in ("model", "train") or not name:
+                raise ValueError(f"override {key!r}: expected model.FIELD or train.FIELD")
+            record = getattr(cfg, section)
+            known = {f.name: f for f in fields(record)}
+            if name not in known:
+                raise ValueError(
+                    f"override {key!r}: {section} has no field {name!r}; "
+                    f"known: {', '.join(sorted(known))}"
+                )
+            new_value = _coerce(value, getattr(record, name), key)
+            cfg = replace(cfg, **{section: replace(record, **{name: new_value})})
+        cfg.model.validate()
+        return cfg
+
+
+def _split_override(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise ValueError(f"override {text!r}: expected key=value, e.g. model.n=4")
+    return key.strip(), value.strip()
+
+
+_KIND = {bool: "true or false", int: "an integer", float: "a number", tuple: "numbers like 0.9,0.95"}
+
+
+def _coerce(value: Any, current: Any, key: str) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        if isinstance(current, bool):
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError
+            return value.lower() in ("true", "1")
+        if isinstance(current, int):
+            return int(float(value)) if "e" in value.lower() else int(value)
+        if isinstance(current, float):
+            return float(value)
+        if isinstance(current, tuple):
+            return tuple(float(v) for v in value.strip("()[] ").split(","))
+    except ValueError:
+        raise ValueError(
+            f"override {key}={value!r}: expected {_KIND.get(type(current), type(current).__name__)}"
+        ) from None
+    return value
+
+
+# ---------------------------------------------------------------------------------------
+# Presets. The paper's two models first, then the small ones the CPU lessons train.
+# ---------------------------------------------------------------------------------------
+
+def _sudoku_extreme_mlp() -> Config:
+    return Config(
+        name="sudoku-extreme-mlp",
+        task="sudoku",
+        grid_size=9,
+        model=ModelConfig(vocab_size=11, seq_len=81, mixer="mlp_t", T=3, n=6),
+        train=TrainConfig(batch_size=768),
+        notes="The paper's Sudoku-Extreme model: MLP-t, 5.0M parameters, 87.4% exact.",
+    )
+
+
+def _sudoku_extreme_att() -> Config:
+    cfg = _sudoku_extreme_mlp()
+    return replace(
+        cfg,
+        name="sudoku-extreme-att",
+        model=replace(cfg.model, mixer="attention"),
+        notes="Ablation: attention instead of MLP-t on Sudoku-Extreme (paper: 74.7% exact).",
+    )
+
+
+def _maze_hard_att() -> Config:
+    return Config(
+        name="maze-hard-att",
+        task="maze",
+        grid_size=30,
+        model=ModelConfig(vocab_size=6, seq_len=900, mixer="attention", T=3, n=4),
+        train=TrainConfig(batch_size=768),
+        notes="The paper's Maze-Hard model: attention + RoPE, 6.8M parameters, 85.3% exact.",
+    )
+
+
+def _sudoku4_cpu() -> Config:
+    return Config(
+        name="sudoku4-cpu",
+        task="sudoku",
+        grid_size=4,
+        model=ModelConfig(
+            vocab_size=6, seq_len=16, hidden_size=64, expansion=2.0, puzzle_emb_len=1,
+            T=2, n=2, n_sup=4,
+        ),
+        train=TrainConfig(
+            batch_size=64, lr=1e-3, weight_decay=0.1, puzzle_emb_lr=1e-3,
+            puzzle_emb_weight_decay=0.1, warmup_steps=50, max_steps=600, eval_every=100,
+        ),
+        notes="Warm-up task for the first lessons: seconds on a laptop CPU.",
+    )
+
+
+def _sudoku6_cpu() -> Config:
+    return Config(
+        name="sudoku6-cpu",
+        task="sudoku",
+        grid_size=6,
+        model=ModelConfig(
+            vocab_size=8, seq_len=36, hidden_size=128, expansion=4.0, puzzle_emb_len=4,
+            T=2, n=3, n_sup=8,
+        ),
+        train=TrainConfig(
+            batch_size=128, lr=1e-3, weight_decay=0.1, puzzle_emb_lr=1e-3,
+            puzzle_emb_weight_decay=0.1, warmup_steps=200, max_steps=6000, eval_every=500,
+        ),
+        notes="6x6 Sudoku (2x3 boxes) on a laptop CPU, MLP-t.",
+    )
+
+
+def _maze_small_cpu() -> Config:
+    return Config(
+        name="maze-small-cpu",
+        task="maze",
+        grid_size=12,
+        model=ModelConfig(
+            vocab_size=6, seq_len=144, hidden_size=128, num_heads=4, expansion=4.0,
+            mixer="attention", puzzle_emb_len=4, T=2, n=3, n_sup=8,
+        ),
+        train=TrainConfig(
+            batch_size=64, lr=1e-3, weight_decay=0.1, puzzle_emb_lr=1e-3,
+            puzzle_emb_weight_decay=0.1, warmup_steps=200, max_steps=6000, eval_every=500,
+        ),
+        notes="12x12 mazes on a laptop CPU, attention + RoPE.",
+    )
+
+
+PRESETS: dict[str, Callable[[], Config]] = {
+    "sudoku-extreme-mlp": _sudoku_extreme_mlp,
+    "sudoku-extreme-att": _sudoku_extreme_att,
+    "maze-hard-att": _maze_hard_att,
+    "sudoku4-cpu": _sudoku4_cpu,
+    "sudoku6-cpu": _sudoku6_cpu,
+    "maze-small-cpu": _maze_small_cpu,
+}
+
+
+def get_preset(name: str) -> Config:
+    """The named preset, e.g. `get_preset("sudoku-extreme-mlp")`."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    cfg = PRESETS[name]()
+    cfg.model.validate()
+    return cfg
+
+
+__all__ = ["Config", "ModelConfig", "TrainConfig", "PRESETS", "get_preset"]

@@ -1,0 +1,70 @@
+"""Pick the device (cuda, then mps, then cpu), print a one-line banner, set up precision.
+
+No other module hard-codes a device: they all take one from here or from their inputs.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+
+import torch
+from torch import nn
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    """cuda if present, then mps, then cpu. `prefer` (or $TRM_DEVICE) forces one."""
+    prefer = prefer or os.environ.get("TRM_DEVICE")
+    if prefer:
+        device = torch.device(prefer)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {prefer!r} was asked for, but this torch sees no CUDA GPU")
+        if device.type == "mps" and not _mps_available():
+            raise ValueError(f"device {prefer!r} was asked for, but MPS is not available here")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
+def describe(device: torch.device) -> str:
+    """One line: what runs where, and in which precision."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        mem = torch.cuda.get_device_properties(device).total_memory / 2**30
+        what = f"cuda ({name}, {mem:.0f} GiB), bf16 autocast"
+    elif device.type == "mps":
+        what = "mps (Apple GPU), float32"
+    else:
+        what = f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads), float32"
+    return f"trm_lib on {what} | torch {torch.__version__}"
+
+
+def banner(device: torch.device) -> None:
+    print(describe(device))
+
+
+def autocast(device: torch.device, enabled: bool | None = None) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA by default; elsewhere off unless `enabled=True` (CPU supports bf16 too)."""
+    if enabled is None:
+        enabled = device.type == "cuda"
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def maybe_compile(module: nn.Module, enabled: bool) -> nn.Module:
+    """torch.compile the module when asked; falls back to eager if compilation is unavailable."""
+    if not enabled:
+        return module
+    try:
+        return torch.compile(module)
+    except Exception as err:  # e.g. no C++ compiler on a learner's laptop
+        print(f"torch.compile unavailable ({type(err).__name__}: {err}); running eagerly")
+        return module

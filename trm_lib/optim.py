@@ -1,0 +1,98 @@
+"""Optimizers and the learning-rate schedule, in plain PyTorch (no CUDA extension).
+
+AdamATan2 (Everett et al., 2024) is Adam with the division m / (sqrt(v) + eps) replaced by
+atan2(m, sqrt(v)): bounded, scale-invariant, and free of epsilon. Per parameter p, step t:
+
+    p <- p * (1 - lr * wd)                                   decoupled weight decay
+    m <- b1 m + (1 - b1) g ;  v <- b2 v + (1 - b2) g^2
+    p <- p - lr / (1 - b1^t) * atan2(m, sqrt(v) / sqrt(1 - b2^t))
+
+This is the form of the reference's fused kernel. Schedule: linear warmup to the base
+learning rate over `warmup_steps`, then constant.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from trm_lib.config import TrainConfig
+
+
+class AdamATan2(torch.optim.Optimizer):
+    def __init__(self, params, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.95),
+                 weight_decay: float = 0.0):
+        if lr < 0 or weight_decay < 0 or not all(0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"AdamATan2: bad lr={lr}, betas={betas} or weight_decay={weight_decay}")
+        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            lr, (b1, b2), wd = group["lr"], group["betas"], group["weight_decay"]
+            ms, vs = [], []
+            for p in params:
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["step"] += 1
+                ms.append(state["exp_avg"])
+                vs.append(state["exp_avg_sq"])
+            t = self.state[params[0]]["step"]  # all params of a group step together
+            grads = [p.grad for p in params]
+            if wd:
+                torch._foreach_mul_(params, 1 - lr * wd)
+            torch._foreach_lerp_(ms, grads, 1 - b1)
+            torch._foreach_mul_(vs, b2)
+            torch._foreach_addcmul_(vs, grads, grads, value=1 - b2)
+            denom = torch._foreach_sqrt(vs)
+            torch._foreach_div_(denom, math.sqrt(1 - b2**t))
+            for p, m, d in zip(params, ms, denom):
+                p.add_(torch.atan2(m, d), alpha=-lr / (1 - b1**t))
+        return loss
+
+
+def param_groups(model: nn.Module, train: TrainConfig) -> list[dict]:
+    """Two groups: the network, and the puzzle embedding with its own lr and weight decay."""
+    puzzle = [p for n, p in model.named_parameters() if n.startswith("puzzle_emb") and p.requires_grad]
+    rest = [p for n, p in model.named_parameters() if not n.startswith("puzzle_emb") and p.requires_grad]
+    groups = [dict(params=rest, lr=train.lr, weight_decay=train.weight_decay, base_lr=train.lr)]
+    if puzzle:
+        groups.append(dict(params=puzzle, lr=train.puzzle_emb_lr,
+                           weight_decay=train.puzzle_emb_weight_decay, base_lr=train.puzzle_emb_lr))
+    return groups
+
+
+def build_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.Optimizer:
+    groups = param_groups(model, train)
+    if train.optimizer == "adam_atan2":
+        return AdamATan2(groups, lr=train.lr, betas=train.betas)
+    if train.optimizer == "adamw":
+        fused = all(p.is_cuda for g in groups for p in g["params"])
+        return torch.optim.AdamW(groups, lr=train.lr, betas=train.betas, eps=1e-8, fused=fused or None)
+    raise ValueError(f"optimizer {train.optimizer!r}: expected 'adam_atan2' or 'adamw'")
+
+
+def warmup_factor(step: int, warmup_steps: int) -> float:
+    """Multiplier of the base lr at optimizer step `step` (0-based): linear ramp, then 1."""
+    if warmup_steps <= 0:
+        return 1.0
+    return min(1.0, (step + 1) / warmup_steps)
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, step: int, warmup_steps: int) -> float:
+    """Apply the warmup schedule to every group (each keeps its own base_lr); return the main lr."""
+    f = warmup_factor(step, warmup_steps)
+    for g in optimizer.param_groups:
+        g["lr"] = g.get("base_lr", g["lr"]) * f
+    return optimizer.param_groups[0]["lr"]
