@@ -1,0 +1,86 @@
+"""AdamATan2 against a hand computation, the warmup schedule, and EMA."""
+import math
+
+import pytest
+import torch
+
+from tests.conftest import tiny_config
+from trm_lib.config import TrainConfig
+from trm_lib.ema import EMA
+from trm_lib.model import TRM
+from trm_lib.optim import AdamATan2, build_optimizer, set_learning_rate, warmup_factor
+
+
+def test_adam_atan2_matches_a_hand_computation_over_two_steps():
+    lr, b1, b2, wd = 0.1, 0.9, 0.95, 0.5
+    p = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+    opt = AdamATan2([p], lr=lr, betas=(b1, b2), weight_decay=wd)
+    w = [1.0, -2.0]
+    m = [0.0, 0.0]
+    v = [0.0, 0.0]
+    for t, g in enumerate([[0.5, -1.0], [0.2, 3.0]], start=1):
+        p.grad = torch.tensor(g)
+        opt.step()
+        for i in range(2):
+            w[i] *= 1 - lr * wd
+            m[i] = b1 * m[i] + (1 - b1) * g[i]
+            v[i] = b2 * v[i] + (1 - b2) * g[i] ** 2
+            w[i] -= lr / (1 - b1**t) * math.atan2(m[i], math.sqrt(v[i]) / math.sqrt(1 - b2**t))
+        torch.testing.assert_close(p.detach(), torch.tensor(w))
+
+
+def test_adam_atan2_steps_are_bounded_by_lr_times_pi_over_two_even_for_huge_gradients():
+    p = torch.nn.Parameter(torch.zeros(3))
+    opt = AdamATan2([p], lr=0.01, betas=(0.9, 0.95))
+    p.grad = torch.tensor([1e30, -1e-30, 0.0])
+    opt.step()
+    assert torch.isfinite(p).all() and p.abs().max() <= 0.01 / (1 - 0.9) * math.pi / 2
+
+
+def test_warmup_is_linear_then_constant():
+    assert [warmup_factor(s, 4) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert warmup_factor(0, 0) == 1.0
+
+
+def test_schedule_scales_each_group_from_its_own_base_lr():
+    model = TRM(tiny_config())
+    opt = build_optimizer(model, TrainConfig(lr=1e-3, puzzle_emb_lr=1e-2, warmup_steps=10))
+    set_learning_rate(opt, 4, 10)
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([5e-4, 5e-3])
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
+
+
+@pytest.mark.parametrize("name", ["adam_atan2", "adamw"])
+def test_both_optimizers_apply_decoupled_weight_decay(name):
+    model = TRM(tiny_config())
+    opt = build_optimizer(model, TrainConfig(optimizer=name, lr=0.1, weight_decay=1.0))
+    w = model.head.weight.detach().clone()
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    opt.step()
+    torch.testing.assert_close(model.head.weight.detach(), w * (1 - 0.1 * 1.0))
+
+
+def test_ema_update_is_decay_times_old_plus_one_minus_decay_times_new():
+    model = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema = EMA(model, decay=0.9)
+    with torch.no_grad():
+        model.weight.fill_(3.0)
+    ema.update(model)  # 0.9 * 1 + 0.1 * 3
+    torch.testing.assert_close(ema.shadow[0], torch.full((1, 2), 1.2))
+    ema.update(model)  # 0.9 * 1.2 + 0.1 * 3
+    torch.testing.assert_close(ema.shadow[0], torch.full((1, 2), 1.38))
+
+
+def test_ema_weights_are_applied_only_inside_the_block():
+    model = torch.nn.Linear(2, 1, bias=False)
+    ema = EMA(model, decay=0.5)
+    raw = model.weight.detach().clone()
+    with torch.no_grad():
+        model.weight.add_(2.0)
+    ema.update(model)
+    with ema.applied(model):
+        torch.testing.assert_close(model.weight.detach(), raw + 1.0)
+    torch.testing.assert_close(model.weight.detach(), raw + 2.0)
