@@ -84,3 +84,26 @@ def test_ema_weights_are_applied_only_inside_the_block():
     with ema.applied(model):
         torch.testing.assert_close(model.weight.detach(), raw + 1.0)
     torch.testing.assert_close(model.weight.detach(), raw + 2.0)
+
+
+def test_puzzle_embedding_is_trained_by_sign_sgd_with_decoupled_weight_decay():
+    model = TRM(tiny_config())
+    opt = build_optimizer(model, TrainConfig(puzzle_emb_lr=0.1, puzzle_emb_weight_decay=0.5))
+    with torch.no_grad():
+        model.puzzle_emb.fill_(1.0)
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    model.puzzle_emb.grad = torch.full_like(model.puzzle_emb, 1e-6)  # tiny, but its sign is +
+    opt.step()
+    torch.testing.assert_close(model.puzzle_emb.detach(), torch.full_like(model.puzzle_emb, 1 * (1 - 0.05) - 0.1))
+
+
+def test_combined_optimizer_state_round_trips():
+    model = TRM(tiny_config())
+    opt = build_optimizer(model, TrainConfig())
+    for p in model.parameters():
+        p.grad = torch.randn_like(p)
+    opt.step()
+    fresh = build_optimizer(model, TrainConfig())
+    fresh.load_state_dict(opt.state_dict())
+    assert fresh.state_dict()["optimizers"][0]["state"][0]["step"] == 1

@@ -7,8 +7,9 @@ atan2(m, sqrt(v)): bounded, scale-invariant, and free of epsilon. Per parameter 
     m <- b1 m + (1 - b1) g ;  v <- b2 v + (1 - b2) g^2
     p <- p - lr / (1 - b1^t) * atan2(m, sqrt(v) / sqrt(1 - b2^t))
 
-This is the form of the reference's fused kernel. Schedule: linear warmup to the base
-learning rate over `warmup_steps`, then constant.
+This is the form of the reference's fused kernel. The puzzle embedding is trained, as in
+the reference, by sign-SGD with decoupled weight decay: p <- p * (1 - lr * wd) - lr * sign(g).
+Schedule: linear warmup to the base learning rate over `warmup_steps`, then constant.
 """
 from __future__ import annotations
 
@@ -62,25 +63,63 @@ class AdamATan2(torch.optim.Optimizer):
         return loss
 
 
-def param_groups(model: nn.Module, train: TrainConfig) -> list[dict]:
-    """Two groups: the network, and the puzzle embedding with its own lr and weight decay."""
-    puzzle = [p for n, p in model.named_parameters() if n.startswith("puzzle_emb") and p.requires_grad]
-    rest = [p for n, p in model.named_parameters() if not n.startswith("puzzle_emb") and p.requires_grad]
-    groups = [dict(params=rest, lr=train.lr, weight_decay=train.weight_decay, base_lr=train.lr)]
-    if puzzle:
-        groups.append(dict(params=puzzle, lr=train.puzzle_emb_lr,
-                           weight_decay=train.puzzle_emb_weight_decay, base_lr=train.puzzle_emb_lr))
-    return groups
+class SignSGD(torch.optim.Optimizer):
+    """p <- p * (1 - lr * wd) - lr * sign(grad): the reference's optimizer for puzzle embeddings."""
+
+    def __init__(self, params, lr: float = 1e-4, weight_decay: float = 0.0):
+        super().__init__(params, dict(lr=lr, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.mul_(1 - group["lr"] * group["weight_decay"]).add_(p.grad.sign(), alpha=-group["lr"])
+
+
+class Optimizers(torch.optim.Optimizer):
+    """Several optimizers stepped as one (the network's and the puzzle embedding's)."""
+
+    def __init__(self, *optimizers: torch.optim.Optimizer):
+        self.optimizers = optimizers
+        # one flat list of groups, so the schedule and logging treat all groups alike
+        self.param_groups = [g for o in optimizers for g in o.param_groups]
+        self.defaults = {}
+        self.state = {}
+
+    def step(self, closure=None):
+        for o in self.optimizers:
+            o.step()
+
+    def zero_grad(self, set_to_none: bool = True):
+        for o in self.optimizers:
+            o.zero_grad(set_to_none=set_to_none)
+
+    def state_dict(self):
+        return {"optimizers": [o.state_dict() for o in self.optimizers]}
+
+    def load_state_dict(self, state):
+        for o, s in zip(self.optimizers, state["optimizers"], strict=True):
+            o.load_state_dict(s)
 
 
 def build_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.Optimizer:
-    groups = param_groups(model, train)
+    """The network's optimizer (AdamATan2 or AdamW), plus sign-SGD for the puzzle embedding."""
+    net = [p for n, p in model.named_parameters() if not n.startswith("puzzle_emb") and p.requires_grad]
+    puzzle = [p for n, p in model.named_parameters() if n.startswith("puzzle_emb") and p.requires_grad]
+    group = dict(params=net, lr=train.lr, weight_decay=train.weight_decay, base_lr=train.lr)
     if train.optimizer == "adam_atan2":
-        return AdamATan2(groups, lr=train.lr, betas=train.betas)
-    if train.optimizer == "adamw":
-        fused = all(p.is_cuda for g in groups for p in g["params"])
-        return torch.optim.AdamW(groups, lr=train.lr, betas=train.betas, eps=1e-8, fused=fused or None)
-    raise ValueError(f"optimizer {train.optimizer!r}: expected 'adam_atan2' or 'adamw'")
+        main = AdamATan2([group], lr=train.lr, betas=train.betas)
+    elif train.optimizer == "adamw":
+        fused = all(p.is_cuda for p in net)
+        main = torch.optim.AdamW([group], lr=train.lr, betas=train.betas, eps=1e-8, fused=fused or None)
+    else:
+        raise ValueError(f"optimizer {train.optimizer!r}: expected 'adam_atan2' or 'adamw'")
+    if not puzzle:
+        return main
+    emb = SignSGD([dict(params=puzzle, lr=train.puzzle_emb_lr, weight_decay=train.puzzle_emb_weight_decay,
+                        base_lr=train.puzzle_emb_lr)])
+    return Optimizers(main, emb)
 
 
 def warmup_factor(step: int, warmup_steps: int) -> float:
