@@ -50,3 +50,10 @@ def test_ignored_cells_do_not_count_against_exact_match():
     labels = torch.tensor([[1, IGNORE_INDEX]])
     logits = torch.nn.functional.one_hot(torch.tensor([[1, 3]]), 5).float()
     assert exact_match(logits, labels).item()
+
+
+def test_stablemax_falls_back_to_float32_on_mps_which_has_no_float64():
+    from trm_lib.losses import _wide_float
+
+    assert _wide_float(torch.device("mps")) == torch.float32
+    assert _wide_float(torch.device("cuda")) == torch.float64

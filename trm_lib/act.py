@@ -85,15 +85,17 @@ def halting_decision(q_halt: torch.Tensor, steps: torch.Tensor, n_sup: int,
 
 def train_step_forward(model: TRM, carry: Carry, inputs: torch.Tensor, labels: torch.Tensor,
                        puzzle_ids: torch.Tensor | None = None,
-                       generator: torch.Generator | None = None) -> tuple[Carry, StepOutput]:
+                       generator: torch.Generator | None = None,
+                       forward: torch.nn.Module | None = None) -> tuple[Carry, StepOutput]:
     """Refill halted slots, run one supervision step for all slots, decide who halts.
 
     Returns the new carry (its labels are the ones to train `out.logits` against) and the
     step's output, whose logits and q_halt still carry the graph of the last recursion.
+    `forward` runs the step in place of `model` (a DistributedDataParallel wrapper of it).
     """
     cfg = model.cfg
     carry = refill(model, carry, inputs, labels, puzzle_ids)
-    out = model(carry.inputs, carry.y, carry.z, carry.puzzle_ids)
+    out = (forward or model)(carry.inputs, carry.y, carry.z, carry.puzzle_ids)
     steps = carry.steps + 1
     with torch.no_grad():
         halted = halting_decision(out.q_halt, steps, cfg.n_sup, cfg.halt_exploration_prob, generator)

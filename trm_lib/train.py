@@ -1,0 +1,209 @@
+"""The training loop of the reference TRM: slot refill, one supervision step and one
+optimizer step per iteration, EMA, warmup, the halting loss; seeded; resumable.
+
+    for each iteration:
+        halted slots take new (augmented) puzzles; the others keep theirs and their (y, z)
+        one supervision step for every slot  ->  loss = CE + 0.5 * BCE(q_halt, exact)
+        one optimizer step, one EMA step
+        every eval_every: evaluate the EMA weights on the test set, write a checkpoint
+
+Several GPUs or machines: launch with `torchrun --nproc_per_node=K -m trm_lib train ...`.
+Every process draws the same global batch and keeps its own slice of the slots, so K
+processes compute what one process would on the whole batch (DDP averages the gradients).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from tqdm.auto import tqdm
+
+from trm_lib.act import initial_carry, train_step_forward
+from trm_lib.augment import sample_batch
+from trm_lib.checkpoint import check_config_matches, read_checkpoint, save_checkpoint
+from trm_lib.config import Config
+from trm_lib.device import autocast, maybe_compile, pick_device
+from trm_lib.ema import EMA
+from trm_lib.evaluate import evaluate
+from trm_lib.losses import trm_loss
+from trm_lib.model import TRM
+from trm_lib.optim import build_optimizer, set_learning_rate
+from trm_lib.puzzles import PuzzleSet
+
+
+@dataclass
+class TrainResult:
+    model: TRM  # holds the EMA weights at the end (the raw ones when EMA is off)
+    step: int
+    seconds: float
+    history: list[dict] = field(default_factory=list)  # the records of metrics.jsonl
+    checkpoint: Path | None = None
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); starts the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
+          out_dir: str | Path | None = None, minutes: float | None = None,
+          device: torch.device | str | None = None, eval_size: int = 1000, log_every: int = 50,
+          progress: bool = True, resume: bool = True) -> TrainResult:
+    """Train `cfg` on `train_set`; evaluate on (the first `eval_size` of) `test_set`.
+
+    Writes `metrics.jsonl` and `last.pt` into `out_dir` when given, and resumes from
+    `out_dir/last.pt` when it exists (a different model config there is an error).
+    Stops after `cfg.train.max_steps` iterations or `minutes` of wall-clock time.
+    """
+    t, m = cfg.train, cfg.model
+    if (train_set.task, train_set.seq_len, train_set.vocab_size) != (cfg.task, m.seq_len, m.vocab_size):
+        raise ValueError(
+            f"training data is {train_set.task} {train_set.size}x{train_set.size} "
+            f"(vocab {train_set.vocab_size}) but preset {cfg.name} expects {cfg.task} "
+            f"{cfg.grid_size}x{cfg.grid_size} (vocab {m.vocab_size})"
+        )
+    rank, world = _distributed()
+    if t.batch_size % world:
+        raise ValueError(f"batch_size {t.batch_size} is not divisible by {world} processes")
+    device = torch.device(device) if device else pick_device()
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)
+
+    torch.manual_seed(t.seed)  # identical initial weights on every process
+    model = TRM(m).to(device)
+    optimizer = build_optimizer(model, t)
+    ema = EMA(model, t.ema_decay) if t.ema_decay > 0 else None
+    data_gen = torch.Generator().manual_seed(t.seed + 1)
+    out = Path(out_dir) if out_dir else None
+    step, history = 0, []
+    ckpt = out / "last.pt" if out else None
+    if resume and ckpt is not None and ckpt.exists():
+        state = read_checkpoint(ckpt)
+        check_config_matches(Config.from_dict(state["config"]), cfg, ckpt)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if ema is not None and state["ema"]:
+            ema.load_state_dict(state["ema"])
+        data_gen.set_state(torch.tensor(state["metrics"]["data_rng"], dtype=torch.uint8))
+        step = state["step"]
+        history = _read_history(out / "metrics.jsonl", step)
+    maybe_compile(model.net, t.compile)
+    forward = model
+    if world > 1:
+        forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+
+    train_set = train_set.to(device)
+    eval_set = test_set.subset(slice(0, eval_size)) if test_set is not None else None
+    local = slice(rank * t.batch_size // world, (rank + 1) * t.batch_size // world)
+
+    def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = sample_batch(train_set, t.batch_size, data_gen, augment=t.augment)
+        return x[local], y[local]
+
+    x, y = next_batch()
+    carry = initial_carry(model, x, y)
+    sums = torch.zeros(5, device=device)  # loss, halted, halted exact, halted cells, halted steps
+    n_since = 0
+    start = time.monotonic()
+    elapsed_before = history[-1]["time_s"] if history else 0.0
+    bar = tqdm(total=t.max_steps, initial=step, disable=not progress or rank != 0,
+               desc=cfg.name, unit="it", dynamic_ncols=True)
+    saved_step = step
+
+    def log(record: dict) -> None:
+        history.append(record)
+        if out is not None and rank == 0:
+            out.mkdir(parents=True, exist_ok=True)
+            with open(out / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def save() -> None:
+        nonlocal saved_step
+        if ckpt is not None and rank == 0:
+            metrics = {"data_rng": data_gen.get_state().tolist(),
+                       "last": history[-1] if history else {}}
+            save_checkpoint(ckpt, cfg, model, step, metrics, ema, optimizer)
+        saved_step = step
+
+    try:
+        while step < t.max_steps:
+            lr = set_learning_rate(optimizer, step, t.warmup_steps)
+            x, y = next_batch()
+            with autocast(device):
+                carry, step_out = train_step_forward(model, carry, x, y, forward=forward)
+                loss = trm_loss(step_out.logits, carry.labels, step_out.q_halt, t.loss, t.halt_loss_weight)
+            optimizer.zero_grad(set_to_none=True)
+            loss.total.backward()
+            optimizer.step()
+            if ema is not None:
+                ema.update(model)
+            step += 1
+            bar.update(1)
+            with torch.no_grad():  # accumulated on the device: no synchronisation per step
+                h = carry.halted.float()
+                sums += torch.stack([loss.total.detach().float(), h.sum(), (loss.exact.float() * h).sum(),
+                                     (loss.cell_correct * h).sum(), (carry.steps.float() * h).sum()])
+            n_since += 1
+            seconds = time.monotonic() - start + elapsed_before
+            time_up = minutes is not None and seconds >= 60 * minutes
+            if world > 1:
+                flag = torch.tensor(float(time_up), device=device)
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                time_up = bool(flag.item())
+            last = step >= t.max_steps or time_up
+            if step % log_every == 0 or last:
+                s = sums.tolist()
+                halted = max(s[1], 1.0)
+                record = {"step": step, "time_s": round(seconds, 2), "lr": lr, "loss": s[0] / n_since,
+                          "train_exact": s[2] / halted, "train_cell": s[3] / halted,
+                          "train_steps": s[4] / halted, "halted": s[1] / n_since}
+                bar.set_postfix(loss=f"{record['loss']:.3f}", exact=f"{record['train_exact']:.1%}",
+                                cell=f"{record['train_cell']:.1%}")
+                log(record)
+                sums.zero_()
+                n_since = 0
+            if eval_set is not None and rank == 0 and (step % t.eval_every == 0 or last):
+                result = _evaluate_ema(model, ema, eval_set, device)
+                log({"step": step, "time_s": round(seconds, 2), "eval": result.summary()})
+                bar.write(f"step {step}: {result}")
+            if step % t.eval_every == 0 or last:
+                save()
+            if time_up:
+                break
+    finally:
+        bar.close()
+        if step != saved_step:  # interrupted: keep what was learned
+            save()
+    if ema is not None:
+        ema.copy_to(model)
+    model.eval()
+    return TrainResult(model, step, time.monotonic() - start + elapsed_before, history, ckpt)
+
+
+def _evaluate_ema(model: TRM, ema: EMA | None, puzzles: PuzzleSet, device: torch.device):
+    if ema is None:
+        return evaluate(model, puzzles, device=device)
+    with ema.applied(model):
+        return evaluate(model, puzzles, device=device)
+
+
+def _read_history(path: Path, up_to_step: int) -> list[dict]:
+    """Records of an earlier run up to the checkpoint's step (later ones were not saved)."""
+    if not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    kept = [r for r in records if r["step"] <= up_to_step]
+    if len(kept) != len(records):
+        path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    return kept
