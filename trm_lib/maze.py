@@ -100,7 +100,7 @@ def _endpoints(flat: np.ndarray) -> tuple[int, int]:
 
 
 def generate_maze(
-    size: int, min_path: int, rng: np.random.Generator, max_tries: int = 100_000
+    size: int, min_path: int, rng: np.random.Generator, max_tries: int = 20_000
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """One maze whose shortest S-G path is longer than `min_path` moves.
 
@@ -131,7 +131,8 @@ def generate_maze(
         path = canonical_path(passable, size, start, goal)
         label[path[1:-1]] = PATH
         return maze.reshape(size, size), label.reshape(size, size), len(path) - 1
-    raise ValueError(f"no {size}x{size} maze with a path longer than {min_path} in {max_tries} tries")
+    raise ValueError(f"no {size}x{size} maze with a path longer than {min_path} in {max_tries} "
+                     "tries; lower the minimum path length")
 
 
 def path_problem(maze: np.ndarray, predicted: np.ndarray) -> str | None:

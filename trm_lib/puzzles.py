@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -228,16 +229,24 @@ def _check_maze(inputs: np.ndarray, labels: np.ndarray, size: int, verify: bool)
 
 # ---------------------------------------------------------------- writing
 def write_rows(path: str | Path, rows: Iterable[tuple[str, str, str, int]]) -> int:
-    """Write (source, question, answer, rating) rows with the header; returns the count."""
+    """Write (source, question, answer, rating) rows with the header; returns the count.
+
+    Rows go to a temporary file renamed at the end, so a failed run leaves no half file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial{path.suffix}")  # same suffix: same gzip choice
     n = 0
-    with _open_text(path, "w") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(HEADER)
-        for row in rows:
-            writer.writerow(row)
-            n += 1
+    try:
+        with _open_text(tmp, "w") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(HEADER)
+            for row in rows:
+                writer.writerow(row)
+                n += 1
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return n
 
 
