@@ -12,6 +12,7 @@ import sys
 # command name -> module that implements it
 COMMANDS = {
     "info": "trm_lib.cli_info",
+    "data": "trm_lib.cli_data",
 }
 
 
