@@ -13,6 +13,10 @@ import sys
 COMMANDS = {
     "info": "trm_lib.cli_info",
     "data": "trm_lib.cli_data",
+    "train": "trm_lib.cli_train",
+    "eval": "trm_lib.cli_eval",
+    "solve": "trm_lib.cli_solve",
+    "bench": "trm_lib.cli_bench",
 }
 
 

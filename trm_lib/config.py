@@ -88,6 +88,7 @@ class Config:
     grid_size: int  # N for an N x N grid
     model: ModelConfig
     train: TrainConfig = field(default_factory=TrainConfig)
+    dataset: str = ""  # folder under datasets/ with train.csv.gz and test.csv.gz
     notes: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,6 +105,7 @@ class Config:
             grid_size=d["grid_size"],
             model=ModelConfig(**d["model"]),
             train=TrainConfig(**train),
+            dataset=d.get("dataset", ""),
             notes=d.get("notes", ""),
         )
 
@@ -166,6 +168,7 @@ def _coerce(value: Any, current: Any, key: str) -> Any:
 def _sudoku_extreme_mlp() -> Config:
     return Config(
         name="sudoku-extreme-mlp",
+        dataset="sudoku-9x9-hard",
         task="sudoku",
         grid_size=9,
         model=ModelConfig(vocab_size=11, seq_len=81, mixer="mlp_t", T=3, n=6),
@@ -187,6 +190,7 @@ def _sudoku_extreme_att() -> Config:
 def _maze_hard_att() -> Config:
     return Config(
         name="maze-hard-att",
+        dataset="maze-30x30-hard",
         task="maze",
         grid_size=30,
         model=ModelConfig(vocab_size=6, seq_len=900, mixer="attention", T=3, n=4),
@@ -198,6 +202,7 @@ def _maze_hard_att() -> Config:
 def _sudoku4_cpu() -> Config:
     return Config(
         name="sudoku4-cpu",
+        dataset="sudoku-4x4",
         task="sudoku",
         grid_size=4,
         model=ModelConfig(
@@ -215,6 +220,7 @@ def _sudoku4_cpu() -> Config:
 def _sudoku6_cpu() -> Config:
     return Config(
         name="sudoku6-cpu",
+        dataset="sudoku-6x6",
         task="sudoku",
         grid_size=6,
         model=ModelConfig(
@@ -232,6 +238,7 @@ def _sudoku6_cpu() -> Config:
 def _maze_small_cpu() -> Config:
     return Config(
         name="maze-small-cpu",
+        dataset="maze-12x12",
         task="maze",
         grid_size=12,
         model=ModelConfig(

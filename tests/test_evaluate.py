@@ -1,0 +1,85 @@
+"""Evaluation metrics on hand-made cases: exact vs valid, per-step curves, halting."""
+import numpy as np
+import torch
+
+from tests.conftest import tiny_config
+from trm_lib.evaluate import evaluate, is_valid
+from trm_lib.model import StepOutput
+from trm_lib.puzzles import PuzzleSet, encode
+
+SOLUTION_4 = "1234341221434321"
+PUZZLE_4 = "1.3.3.1.2.4.4.2."
+
+
+def tokens(text, task, size):
+    return torch.as_tensor(encode([text], task, size)[0])
+
+
+def test_a_correct_sudoku_is_valid_and_one_breaking_a_rule_is_not():
+    q = tokens(PUZZLE_4, "sudoku", 4).numpy()
+    assert is_valid("sudoku", q, tokens(SOLUTION_4, "sudoku", 4).numpy())
+    broken = "2134341221434321"  # swap two cells of row 1: columns now repeat
+    assert not is_valid("sudoku", q, tokens(broken, "sudoku", 4).numpy())
+    assert not is_valid("sudoku", q, tokens("1." + SOLUTION_4[2:], "sudoku", 4).numpy())  # a blank left
+
+
+MAZE = ("S   "
+        "    "
+        "  G "
+        "####")
+OUR_PATH = ("Soo "
+            "  o "
+            "  G "
+            "####")
+OTHER_SHORTEST = ("S   "
+                  "o   "
+                  "ooG "
+                  "####")
+TOO_LONG = ("Sooo"
+            "   o"
+            "  Go"
+            "####")
+
+
+def test_a_different_shortest_maze_path_is_valid_and_a_longer_one_is_not():
+    m = tokens(MAZE, "maze", 4).numpy()
+    assert is_valid("maze", m, tokens(OUR_PATH, "maze", 4).numpy())
+    assert is_valid("maze", m, tokens(OTHER_SHORTEST, "maze", 4).numpy())
+    assert not is_valid("maze", m, tokens(TOO_LONG, "maze", 4).numpy())
+
+
+class ScriptedModel(torch.nn.Module):
+    """Answers with a fixed token sequence per supervision step (and a fixed halting logit)."""
+
+    def __init__(self, answers, q_halts, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.answers, self.q_halts = answers, q_halts
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.k = 0
+
+    def forward(self, inputs, y=None, z=None, puzzle_ids=None):
+        if y is None:
+            self.k = 0
+        B = inputs.shape[0]
+        ans = self.answers[self.k].expand(B, -1)
+        logits = torch.nn.functional.one_hot(ans, self.cfg.vocab_size).float()
+        q = torch.full((B,), self.q_halts[self.k])
+        self.k += 1
+        state = torch.zeros(B, 1, 1)
+        return StepOutput(state, state, logits, q, q)
+
+
+def test_evaluate_reports_exact_cell_valid_per_step_and_when_it_would_halt():
+    m = tokens(MAZE, "maze", 4)
+    answers = [m, tokens(OUR_PATH, "maze", 4), tokens(OTHER_SHORTEST, "maze", 4)]
+    cfg = tiny_config(vocab_size=6, seq_len=16, n_sup=3)
+    model = ScriptedModel(answers, [-1.0, 2.0, 3.0], cfg)
+    puzzles = PuzzleSet("maze", 4, m[None], tokens(OUR_PATH, "maze", 4)[None], torch.zeros(1), ["t"])
+    result = evaluate(model, puzzles, device=torch.device("cpu"))
+    assert result.exact_per_step == [0.0, 1.0, 0.0]  # the last answer differs from our label...
+    assert result.valid == 1.0  # ... but it is a valid shortest path
+    assert result.exact == 0.0 and result.n_steps == 3
+    assert np.isclose(result.cell_per_step[0], 13 / 16)  # only the 3 path cells are wrong
+    assert result.halt_step_mean == 2.0  # first step with q_halt > 0
+    assert torch.equal(result.predictions[0], answers[-1])

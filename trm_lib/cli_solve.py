@@ -1,0 +1,69 @@
+"""`python -m trm_lib solve --checkpoint FILE --puzzle STRING`: the answer after every step."""
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("solve", help="print the model's answer after every supervision step")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--puzzle", required=True,
+                   help="row-major cells: Sudoku digits with '.' for blanks, or maze chars '# SG'")
+    p.add_argument("--steps", type=int, default=None, help="supervision steps (default: as trained)")
+    p.add_argument("--device", default=None)
+    return p
+
+
+def render(tokens: torch.Tensor, task: str, size: int, changed: torch.Tensor | None = None) -> str:
+    """A grid as text; cells that changed since the previous step are marked with '*'."""
+    from trm_lib.puzzles import decode
+
+    text = decode(tokens, task)
+    rows = []
+    for r in range(size):
+        cells = []
+        for c in range(size):
+            i = r * size + c
+            mark = "*" if changed is not None and bool(changed[i]) else " "
+            cells.append(text[i] + mark if task == "sudoku" else text[i])
+        rows.append(("" if task == "sudoku" else "|") + (" ".join(cells) if task == "sudoku" else "".join(cells))
+                    + ("" if task == "sudoku" else "|"))
+    return "\n".join(rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    from trm_lib.act import evaluate_steps
+    from trm_lib.checkpoint import load_model
+    from trm_lib.device import autocast, pick_device
+    from trm_lib.evaluate import is_valid
+    from trm_lib.puzzles import encode, infer_task_and_size
+
+    device = pick_device(args.device)
+    model, cfg, _ = load_model(args.checkpoint, device=device)
+    task, size = infer_task_and_size(args.puzzle)
+    if (task, size) != (cfg.task, cfg.grid_size):
+        raise ValueError(f"the puzzle is a {task} {size}x{size}, but this checkpoint solves "
+                         f"{cfg.task} {cfg.grid_size}x{cfg.grid_size}")
+    tokens = encode([args.puzzle], task, size)
+    bad = [i for i, t in enumerate(tokens[0]) if t < 0]
+    if bad:
+        raise ValueError(f"character {args.puzzle[bad[0]]!r} at cell {bad[0]} is not allowed in a {task}")
+    x = torch.as_tensor(tokens, device=device)
+    with autocast(device):
+        outs = evaluate_steps(model, x, args.steps)
+    print(f"puzzle ({task} {size}x{size}):\n{render(x[0], task, size)}\n")
+    previous = None
+    for k, out in enumerate(outs, start=1):
+        pred = out.logits[0].argmax(-1)
+        changed = None if previous is None else pred != previous
+        n_changed = "" if changed is None else f", {int(changed.sum())} cells changed"
+        halt = torch.sigmoid(out.q_halt[0]).item()
+        print(f"step {k}: halting probability {halt:.2f}{n_changed}")
+        print(render(pred, task, size, changed) + "\n")
+        previous = pred
+    ok = is_valid(task, x[0].cpu().numpy(), previous.cpu().numpy())
+    print("the final answer is " + ("valid" if ok else "NOT valid") +
+          (" (a correct Sudoku)" if task == "sudoku" else " (a valid shortest path)" if ok else ""))
+    return 0

@@ -1,0 +1,49 @@
+"""`python -m trm_lib train --preset NAME [--data TRAIN.csv --test TEST.csv] [--out DIR] [--minutes M] [key=value ...]`"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from trm_lib.config import PRESETS, get_preset
+from trm_lib.device import banner, pick_device
+from trm_lib.paths import dataset_files
+from trm_lib.puzzles import load_puzzles
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("train", help="train a preset; resumes from OUT/last.pt if it exists")
+    p.add_argument("--preset", required=True, help=", ".join(PRESETS))
+    p.add_argument("--data", help="training CSV (default: the preset's shipped set)")
+    p.add_argument("--test", help="test CSV for periodic evaluation (default: the preset's shipped set)")
+    p.add_argument("--out", default=None, help="run folder for metrics.jsonl and last.pt (default: runs/PRESET)")
+    p.add_argument("--minutes", type=float, default=None, help="stop after this much training time")
+    p.add_argument("--eval-size", type=int, default=1000, help="test puzzles per periodic evaluation")
+    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.lr=3e-4 model.n=4")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from trm_lib.train import train  # imported here so `--help` stays instant
+
+    cfg = get_preset(args.preset).with_overrides(args.overrides)
+    if not (args.data and args.test):
+        default_train, default_test = dataset_files(cfg.dataset)
+    train_path = Path(args.data) if args.data else default_train
+    test_path = Path(args.test) if args.test else default_test
+    out = Path(args.out or Path("runs") / cfg.name)
+    device = pick_device(args.device)
+    banner(device)
+    train_set, test_set = load_puzzles(train_path), load_puzzles(test_path)
+    print(f"train: {train_path} ({len(train_set)} puzzles); test: {test_path} ({len(test_set)} puzzles)")
+    print(f"run folder: {out}")
+    result = train(cfg, train_set, test_set, out_dir=out, minutes=args.minutes, device=device,
+                   eval_size=args.eval_size, resume=not args.fresh)
+    evals = [h["eval"] for h in result.history if "eval" in h]
+    if evals:
+        e = evals[-1]
+        print(f"step {result.step}: exact {e['exact']:.1%}, cell {e['cell']:.1%}, valid {e['valid']:.1%} "
+              f"on {e['n_puzzles']} test puzzles (EMA weights)")
+    print(f"checkpoint: {result.checkpoint}")
+    return 0
