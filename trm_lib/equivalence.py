@@ -63,19 +63,34 @@ def sudoku_canonical(puzzle: np.ndarray) -> bytes:
     return min(map(bytes, images))
 
 
+def _line_profile(given: np.ndarray, digits: np.ndarray, br: int, bc: int) -> tuple:
+    """Row-side quantities kept by relabelling and line permutations (not by transpose)."""
+    size = given.shape[0]
+    rows = given.sum(1)
+    bands = tuple(sorted(tuple(sorted(rows[i:i + br])) for i in range(0, size, br)))
+    cols = given.sum(0)
+    stacks = tuple(sorted(tuple(sorted(cols[i:i + bc])) for i in range(0, size, bc)))
+    # per digit: in how many rows of each band / columns of each stack it is given
+    per_digit = []
+    for d in range(1, size + 1):
+        at = digits == d
+        in_bands = tuple(sorted(at.reshape(size // br, -1).sum(1)))
+        in_stacks = tuple(sorted(at.T.reshape(size // bc, -1).sum(1)))
+        per_digit.append((in_bands, in_stacks))
+    return bands, stacks, tuple(sorted(per_digit))
+
+
 def sudoku_invariant(puzzle: np.ndarray) -> tuple:
     """Quantities unchanged by every augmentation (equal invariants do not prove equal)."""
     flat = np.asarray(puzzle).reshape(-1)
     size = int(round(np.sqrt(flat.size)))
     br, bc = BOX_SHAPES[size]
-    given = (flat > 0).reshape(size, size)
-    rows, cols = given.sum(1), given.sum(0)
-    bands = tuple(sorted(tuple(sorted(rows[i:i + br])) for i in range(0, size, br)))
-    stacks = tuple(sorted(tuple(sorted(cols[i:i + bc])) for i in range(0, size, bc)))
-    lines = tuple(sorted([bands, stacks])) if br == bc else (bands, stacks)
-    boxes = given.reshape(size // br, br, size // bc, bc).sum((1, 3))
-    digits = np.bincount(flat, minlength=size + 1)[1:]
-    return lines, tuple(sorted(boxes.reshape(-1))), tuple(sorted(digits))
+    digits = flat.reshape(size, size)
+    profile = _line_profile(digits > 0, digits, br, bc)
+    if br == bc:  # the transpose swaps rows and columns
+        profile = min(profile, _line_profile(digits.T > 0, digits.T, br, bc))
+    boxes = (digits > 0).reshape(size // br, br, size // bc, bc).sum((1, 3))
+    return profile, tuple(sorted(boxes.reshape(-1)))
 
 
 def sudoku_equivalent(a: np.ndarray, b: np.ndarray) -> bool:
@@ -139,3 +154,18 @@ class EquivalenceIndex:
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._held.values())
+
+
+def overlaps(a: list[np.ndarray], b: list[np.ndarray], task: str) -> list[tuple[int, int]]:
+    """Pairs (i, j) with a[i] equivalent to b[j]: invariants first, exact checks only for
+    the pairs whose invariants agree (cheap enough for whole train / test files)."""
+    key = maze_canonical if task == "maze" else sudoku_invariant
+    groups: dict[object, list[int]] = {}
+    for i, grid in enumerate(a):
+        groups.setdefault(key(grid), []).append(i)
+    found = []
+    for j, grid in enumerate(b):
+        for i in groups.get(key(grid), []):
+            if task == "maze" or sudoku_equivalent(a[i], grid):
+                found.append((i, j))
+    return found

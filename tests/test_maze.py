@@ -1,0 +1,89 @@
+"""Behaviour of the maze generator, labels, shortest-path checker and augmentation."""
+import numpy as np
+import pytest
+
+from trm_lib import maze as mz
+
+
+def grid(rows: list[str]) -> np.ndarray:
+    return mz.from_string("".join(rows))
+
+
+OPEN_3X3 = grid(["S  ", "   ", "  G"])
+
+
+def test_generated_maze_path_is_longer_than_the_minimum_and_the_label_is_shortest():
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        maze, label, length = mz.generate_maze(12, mz.default_min_path(12), rng)
+        assert length > 44
+        assert (label == mz.PATH).sum() == length - 1
+        assert mz.is_valid_shortest_path(maze, label)
+        assert 0.15 < (maze == mz.WALL).mean() < 0.6
+
+
+def test_30x30_maze_hard_minimum_is_110_and_scales_linearly():
+    assert mz.default_min_path(30) == 110
+    assert mz.default_min_path(12) == 44
+
+
+def test_generator_is_reproducible_from_its_seed():
+    a = mz.generate_maze(10, 20, np.random.default_rng(5))
+    b = mz.generate_maze(10, 20, np.random.default_rng(5))
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_label_uses_the_fixed_neighbour_order():
+    label = mz.solve_label(OPEN_3X3)
+    # from S the first neighbour one move closer is "down", so the path runs down first
+    assert mz.to_string(label) == "S  o  ooG"
+
+
+def test_checker_accepts_any_shortest_path_not_only_the_canonical_one():
+    other = grid(["Soo", "  o", "  G"])
+    assert mz.is_valid_shortest_path(OPEN_3X3, other)
+    zigzag = grid(["So ", " oo", "  G"])
+    assert mz.is_valid_shortest_path(OPEN_3X3, zigzag)
+
+
+@pytest.mark.parametrize("rows, reason", [
+    (["Soo", " oo", "  G"], "marks 4 cells"),  # a longer route
+    (["So ", "   ", " oG"], "marks 2 cells"),  # too short and broken
+    (["S o", "  o", "o G"], "do not connect"),  # right count, not connected
+    (["S# ", "   ", "  G"], "other than path"),  # a wall added
+    (["S  ", "   ", "  S"], "changes a wall, S or G"),
+])
+def test_checker_rejects_invalid_paths_with_a_reason(rows, reason):
+    assert reason in mz.path_problem(OPEN_3X3, grid(rows))
+    assert not mz.is_valid_shortest_path(OPEN_3X3, grid(rows))
+
+
+def test_checker_rejects_a_path_through_a_wall():
+    maze = grid(["S# ", " # ", "  G"])
+    assert mz.is_valid_shortest_path(maze, grid(["S# ", "o# ", "ooG"]))
+    assert "changes a wall" in mz.path_problem(maze, grid(["So ", " o ", "  G"]))
+
+
+def test_maze_without_goal_is_an_error():
+    with pytest.raises(ValueError, match="0 cells marked goal G"):
+        mz.solve_label(grid(["S  ", "   ", "   "]))
+
+
+def test_all_8_dihedral_transforms_are_distinct_permutations():
+    perms = mz.dihedral_perms(5)
+    assert perms.shape == (8, 25)
+    assert len({p.tobytes() for p in perms}) == 8
+    assert all(sorted(p) == list(range(25)) for p in perms)
+
+
+def test_dihedral_augmentation_keeps_the_path_valid_and_shortest():
+    rng = np.random.default_rng(1)
+    maze, label, _ = mz.generate_maze(12, 44, rng)
+    for _ in range(16):
+        m, lab = mz.augment(maze, label, rng)
+        assert mz.is_valid_shortest_path(m, lab)
+
+
+def test_unknown_character_is_named():
+    with pytest.raises(ValueError, match="bad maze character 'x'"):
+        mz.from_string("S  x   G ")
