@@ -102,12 +102,18 @@ def sudoku_equivalent(a: np.ndarray, b: np.ndarray) -> bool:
     if size != 9:
         return sudoku_canonical(a) == sudoku_canonical(b)
     br, bc = BOX_SHAPES[size]
+    b_grid = b.reshape(size, size)
     target = _relabel(b[None], size)[0]
-    cols = _line_perms(size, bc)
+    row_perms, col_perms = _line_perms(size, br), _line_perms(size, bc)
     for grid in (a.reshape(size, size), a.reshape(size, size).T):
-        for rows in _line_perms(size, br):
-            images = grid[rows][:, cols].transpose(1, 0, 2).reshape(len(cols), -1)  # (C, S)
-            if np.any((_relabel(images, size) == target).all(1)):
+        # line permutations keep clue counts per line: only those matching b's survive
+        given = grid > 0
+        rows = row_perms[(given.sum(1)[row_perms] == (b_grid > 0).sum(1)).all(1)]
+        cols = col_perms[(given.sum(0)[col_perms] == (b_grid > 0).sum(0)).all(1)]
+        for r in rows:
+            images = grid[r][:, cols].transpose(1, 0, 2).reshape(len(cols), -1)  # (C, S)
+            images = images[((images > 0) == (b > 0)).all(1)]  # same cells given
+            if len(images) and np.any((_relabel(images, size) == target).all(1)):
                 return True
     return False
 
@@ -156,16 +162,20 @@ class EquivalenceIndex:
         return sum(len(v) for v in self._held.values())
 
 
-def overlaps(a: list[np.ndarray], b: list[np.ndarray], task: str) -> list[tuple[int, int]]:
-    """Pairs (i, j) with a[i] equivalent to b[j]: invariants first, exact checks only for
-    the pairs whose invariants agree (cheap enough for whole train / test files)."""
+def overlaps(a: list[np.ndarray], b: list[np.ndarray] | None, task: str) -> list[tuple[int, int]]:
+    """Pairs (i, j) with a[i] equivalent to b[j] (b None: pairs i < j within a).
+    Invariants first, exact checks only where they agree: cheap enough for whole files."""
     key = maze_canonical if task == "maze" else sudoku_invariant
+    keys_a = [key(grid) for grid in a]
     groups: dict[object, list[int]] = {}
-    for i, grid in enumerate(a):
-        groups.setdefault(key(grid), []).append(i)
+    for i, k in enumerate(keys_a):
+        groups.setdefault(k, []).append(i)
     found = []
-    for j, grid in enumerate(b):
-        for i in groups.get(key(grid), []):
+    for j, grid in enumerate(a if b is None else b):
+        k = keys_a[j] if b is None else key(grid)
+        for i in groups.get(k, []):
+            if b is None and i >= j:
+                break
             if task == "maze" or sudoku_equivalent(a[i], grid):
                 found.append((i, j))
     return found
