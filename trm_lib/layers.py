@@ -74,7 +74,11 @@ class SwiGLU(nn.Module):
         self.down = Linear(hidden, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate, up = self.gate_up(x).chunk(2, dim=-1)
+        # Two matmuls against halves of the one weight: same math as chunking one matmul's
+        # output, but the backward pass needs no activation-sized concatenation.
+        w = self.gate_up.weight
+        half = w.shape[0] // 2
+        gate, up = F.linear(x, w[:half]), F.linear(x, w[half:])
         return self.down(F.silu(gate) * up)
 
 
