@@ -104,3 +104,17 @@ def test_two_gloo_processes_match_one_process_on_the_same_global_batch(tmp_path)
     assert single.step == two["step"] == 4
     for name, value in one["model"].items():
         torch.testing.assert_close(two["model"][name], value, atol=1e-5, rtol=1e-4)
+
+
+def test_plot_history_draws_accuracy_against_minutes_and_the_loss(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from trm_lib.plots import plot_history
+
+    data = tiny_sudoku_set()
+    train(tiny_cfg(max_steps=4, eval_every=2), data, data, out_dir=tmp_path, progress=False, log_every=1, device="cpu")
+    fig = plot_history(tmp_path / "metrics.jsonl", "tiny")
+    acc, loss = fig.axes
+    assert acc.get_xlabel() == "training time (minutes)" and len(acc.lines[0].get_xdata()) == 2
+    assert len(loss.lines[0].get_xdata()) == 4
