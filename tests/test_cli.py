@@ -36,8 +36,10 @@ def test_solve_prints_the_grid_after_every_step(trained, capsys):
 
 
 @pytest.mark.parametrize("puzzle, message", [
-    ("1.3.3.1.2.4.4.2", "15 cells"),
-    ("1.3.3." * 6, "solves sudoku 4x4")  # a 6x6 puzzle,
+    ("1.3.3.1.2.4.4.2", "has 15 characters; this checkpoint solves sudoku 4x4 puzzles of 16 cells"),
+    ("1.3.3." * 6, "has 36 characters"),  # a 6x6 puzzle
+    ("1.3.3.1.2.4.4.2x", "character 'x' at row 4, column 4 is not allowed in a sudoku"),
+    ("11..............", "the givens clash: digit 1 repeated in row 1"),
 ])
 def test_solve_rejects_a_puzzle_that_does_not_fit(trained, capsys, puzzle, message):
     assert main(["solve", "--checkpoint", str(trained / "last.pt"), "--puzzle", puzzle]) == 2

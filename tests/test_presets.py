@@ -59,6 +59,9 @@ def test_config_round_trips_through_a_dict_and_overrides_by_name():
     (["n=4"], "expected model.FIELD or train.FIELD"),
     (["model.n=four"], "expected an integer"),
     (["model.mixer=conv"], "mixer is 'conv'"),
+    (["train.lr=-1"], "lr must be > 0"),
+    (["train.betas=0.5"], "betas must be two numbers"),
+    (["model.seq_len=81"], "needs model.seq_len=36"),
 ])
 def test_bad_overrides_say_what_is_wrong(bad, message):
     with pytest.raises(ValueError, match=message):

@@ -41,7 +41,9 @@ def test_training_writes_metrics_and_a_checkpoint_that_loads_with_weights_only(t
     assert result.step == 6
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "eval" in r] == [3, 6]
-    assert {"loss", "train_exact", "train_cell", "lr"} <= set(records[0])
+    train_records = [r for r in records if "loss" in r]
+    assert "train_exact" not in train_records[0]  # no puzzle has finished after 2 of 4 steps
+    assert {"loss", "lr", "train_exact", "train_cell", "train_steps"} <= set(train_records[1])
     state = read_checkpoint(tmp_path / "last.pt")  # weights_only=True inside
     assert state["step"] == 6 and state["ema"] is not None and state["optimizer"] is not None
     model, cfg, _ = load_model(tmp_path / "last.pt")
@@ -50,6 +52,18 @@ def test_training_writes_metrics_and_a_checkpoint_that_loads_with_weights_only(t
     assert all(torch.equal(p, ema[n]) for n, p in model.named_parameters())  # EMA weights by default
     raw, _, _ = load_model(tmp_path / "last.pt", use_ema=False)
     assert all(torch.equal(p, state["model"][n]) for n, p in raw.named_parameters())
+
+
+def test_minutes_limit_counts_only_this_call_so_a_resumed_run_trains_again(tmp_path, monkeypatch):
+    import types
+
+    clock = iter(range(0, 10**6))  # a fake clock: every reading is one second later
+    monkeypatch.setattr("trm_lib.train.time", types.SimpleNamespace(monotonic=lambda: float(next(clock))))
+    data = tiny_sudoku_set()
+    first = train(tiny_cfg(max_steps=80), data, out_dir=tmp_path, progress=False, device="cpu")
+    assert first.seconds > 60  # the first run already used more than a minute
+    result = train(tiny_cfg(max_steps=300), data, out_dir=tmp_path, progress=False, device="cpu", minutes=1)
+    assert 80 + 20 < result.step < 300  # a fresh minute of training, then a stop
 
 
 def test_resume_continues_from_the_checkpoint_step(tmp_path):

@@ -46,8 +46,9 @@ def read_checkpoint(path: str | Path) -> dict:
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(f"checkpoint {path} could not be read: {err}") from None
+    except Exception:
+        raise ValueError(f"{path} is not a trm_lib checkpoint (torch.load with weights_only=True "
+                         f"cannot read it); checkpoints are the last.pt files that `train` writes") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"{path} is not a trm_lib checkpoint (format {FORMAT})")
     return state

@@ -38,10 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args._run(args) or 0)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, OSError) as err:
         # Bad input is the user's to fix: one clear line, no traceback.
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted" + (" (training saved its checkpoint first; run the same command to resume)"
+                                 if args.command == "train" else ""), file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

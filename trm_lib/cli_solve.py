@@ -33,26 +33,51 @@ def render(tokens: torch.Tensor, task: str, size: int, changed: torch.Tensor | N
     return "\n".join(rows)
 
 
+def parse_puzzle(text: str, task: str, size: int):
+    """The puzzle string as tokens (1, N*N) for a model of `task` on N x N grids, or a ValueError
+    that says what is wrong (length, a character, clashing Sudoku givens, a maze without S or G)."""
+    from trm_lib.puzzles import encode
+
+    cells = size * size
+    if len(text) != cells:
+        raise ValueError(f"the puzzle has {len(text)} characters; this checkpoint solves {task} "
+                         f"{size}x{size} puzzles of {cells} cells, written row by row")
+    tokens = encode([text], task, size)
+    bad = [i for i, t in enumerate(tokens[0]) if t < 0]
+    if bad:
+        i = bad[0]
+        allowed = f"'.' or 1-{size}" if task == "sudoku" else "'#', ' ', 'S' or 'G'"
+        raise ValueError(f"character {text[i]!r} at row {i // size + 1}, column {i % size + 1} "
+                         f"is not allowed in a {task}: use {allowed}")
+    if task == "sudoku":
+        from trm_lib.puzzles import to_grid
+        from trm_lib.sudoku import clashes
+
+        problems = clashes(to_grid(tokens[0], "sudoku"))
+        if problems:
+            raise ValueError("the givens clash: " + "; ".join(problems))
+    else:
+        for ch in "SG":
+            if text.count(ch) != 1:
+                raise ValueError(f"a maze needs exactly one {ch!r}; this one has {text.count(ch)}")
+        if "o" in text:
+            raise ValueError("the puzzle already marks a path ('o'); give the maze without it")
+    return tokens
+
+
 def run(args: argparse.Namespace) -> int:
     from trm_lib.act import evaluate_steps
     from trm_lib.checkpoint import load_model
     from trm_lib.device import autocast, pick_device
     from trm_lib.evaluate import is_valid
-    from trm_lib.puzzles import encode, infer_task_and_size
 
     device = pick_device(args.device)
     model, cfg, _ = load_model(args.checkpoint, device=device)
-    task, size = infer_task_and_size(args.puzzle)
-    if (task, size) != (cfg.task, cfg.grid_size):
-        raise ValueError(f"the puzzle is a {task} {size}x{size}, but this checkpoint solves "
-                         f"{cfg.task} {cfg.grid_size}x{cfg.grid_size}")
-    tokens = encode([args.puzzle], task, size)
-    bad = [i for i, t in enumerate(tokens[0]) if t < 0]
-    if bad:
-        raise ValueError(f"character {args.puzzle[bad[0]]!r} at cell {bad[0]} is not allowed in a {task}")
+    tokens = parse_puzzle(args.puzzle, cfg.task, cfg.grid_size)
     x = torch.as_tensor(tokens, device=device)
     with autocast(device):
         outs = evaluate_steps(model, x, args.steps)
+    task, size = cfg.task, cfg.grid_size
     print(f"puzzle ({task} {size}x{size}):\n{render(x[0], task, size)}\n")
     previous = None
     for k, out in enumerate(outs, start=1):

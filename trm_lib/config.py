@@ -80,6 +80,28 @@ class TrainConfig:
     compile: bool = False  # torch.compile the network (CUDA: worth it; CPU: try it)
     augment: bool = True
 
+    def validate(self) -> None:
+        problems = []
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            problems.append(f"betas must be two numbers in [0, 1), got {self.betas}")
+        for name in ("lr", "puzzle_emb_lr"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("weight_decay", "puzzle_emb_weight_decay", "warmup_steps", "halt_loss_weight"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("batch_size", "max_steps", "eval_every"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            problems.append(f"ema_decay must be in [0, 1) (0 turns EMA off), got {self.ema_decay}")
+        if self.optimizer not in ("adam_atan2", "adamw"):
+            problems.append(f"optimizer is {self.optimizer!r}, expected 'adam_atan2' or 'adamw'")
+        if self.loss not in ("stablemax", "softmax"):
+            problems.append(f"loss is {self.loss!r}, expected 'stablemax' or 'softmax'")
+        if problems:
+            raise ValueError("invalid train config: " + "; ".join(problems))
+
 
 @dataclass(frozen=True)
 class Config:
@@ -93,6 +115,17 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def validate(self) -> None:
+        self.model.validate()
+        self.train.validate()
+        cells = self.grid_size * self.grid_size
+        vocab = self.grid_size + 2 if self.task == "sudoku" else 6
+        if (self.model.seq_len, self.model.vocab_size) != (cells, vocab):
+            raise ValueError(
+                f"a {self.task} {self.grid_size}x{self.grid_size} needs model.seq_len={cells} and "
+                f"model.vocab_size={vocab}, got {self.model.seq_len} and {self.model.vocab_size}"
+            )
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> "Config":
@@ -126,7 +159,7 @@ class Config:
                 )
             new_value = _coerce(value, getattr(record, name), key)
             cfg = replace(cfg, **{section: replace(record, **{name: new_value})})
-        cfg.model.validate()
+        cfg.validate()
         return cfg
 
 
@@ -263,7 +296,7 @@ def get_preset(name: str) -> Config:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
     cfg = PRESETS[name]()
-    cfg.model.validate()
+    cfg.validate()
     return cfg
 
 

@@ -61,7 +61,9 @@ def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_s
              device: torch.device | None = None, check_validity: bool = True) -> EvalResult:
     """Run every puzzle for `n_steps` supervision steps (default: the model's n_sup)."""
     device = device or next(model.parameters()).device
-    n_steps = n_steps or model.cfg.n_sup
+    n_steps = model.cfg.n_sup if n_steps is None else n_steps
+    if n_steps < 1:
+        raise ValueError(f"the number of supervision steps must be at least 1, got {n_steps}")
     was_training = model.training
     model.eval()
     P = len(puzzles)

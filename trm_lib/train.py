@@ -7,6 +7,11 @@ optimizer step per iteration, EMA, warmup, the halting loss; seeded; resumable.
         one optimizer step, one EMA step
         every eval_every: evaluate the EMA weights on the test set, write a checkpoint
 
+metrics.jsonl has one record per `log_every` steps: loss (mean over the window), lr,
+halted_per_step (puzzles that finished per iteration) and, over the puzzles that finished,
+train_exact, train_cell and train_steps (supervision steps they used); and one record per
+evaluation with the EMA weights' test metrics under "eval".
+
 Several GPUs or machines: launch with `torchrun --nproc_per_node=K -m trm_lib train ...`.
 Every process draws the same global batch and keeps its own slice of the slots, so K
 processes compute what one process would on the whole batch (DDP averages the gradients).
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +69,8 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
 
     Writes `metrics.jsonl` and `last.pt` into `out_dir` when given, and resumes from
     `out_dir/last.pt` when it exists (a different model config there is an error).
-    Stops after `cfg.train.max_steps` iterations or `minutes` of wall-clock time.
+    Stops after `cfg.train.max_steps` iterations in all, or after `minutes` of training in
+    this call (a resumed run gets the full `minutes` again).
     """
     t, m = cfg.train, cfg.model
     if (train_set.task, train_set.seq_len, train_set.vocab_size) != (cfg.task, m.seq_len, m.vocab_size):
@@ -98,6 +105,8 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
         data_gen.set_state(torch.tensor(state["metrics"]["data_rng"], dtype=torch.uint8))
         step = state["step"]
         history = _read_history(out / "metrics.jsonl", step)
+        if progress and rank == 0:
+            print(f"resuming from {ckpt} at step {step} (--fresh or a new folder starts over)")
     maybe_compile(model.net, t.compile)
     forward = model
     if world > 1:
@@ -117,8 +126,8 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
     n_since = 0
     start = time.monotonic()
     elapsed_before = history[-1]["time_s"] if history else 0.0
-    bar = tqdm(total=t.max_steps, initial=step, disable=not progress or rank != 0,
-               desc=cfg.name, unit="it", dynamic_ncols=True)
+    bar = tqdm(total=t.max_steps, initial=step, disable=not progress or rank != 0, desc=cfg.name,
+               unit="it", dynamic_ncols=True, mininterval=1.0 if sys.stderr.isatty() else 30.0)
     saved_step = step
 
     def log(record: dict) -> None:
@@ -156,7 +165,7 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
                                      (loss.cell_correct * h).sum(), (carry.steps.float() * h).sum()])
             n_since += 1
             seconds = time.monotonic() - start + elapsed_before
-            time_up = minutes is not None and seconds >= 60 * minutes
+            time_up = minutes is not None and time.monotonic() - start >= 60 * minutes
             if world > 1:
                 flag = torch.tensor(float(time_up), device=device)
                 dist.all_reduce(flag, op=dist.ReduceOp.MAX)
@@ -164,19 +173,21 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
             last = step >= t.max_steps or time_up
             if step % log_every == 0 or last:
                 s = sums.tolist()
-                halted = max(s[1], 1.0)
                 record = {"step": step, "time_s": round(seconds, 2), "lr": lr, "loss": s[0] / n_since,
-                          "train_exact": s[2] / halted, "train_cell": s[3] / halted,
-                          "train_steps": s[4] / halted, "halted": s[1] / n_since}
-                bar.set_postfix(loss=f"{record['loss']:.3f}", exact=f"{record['train_exact']:.1%}",
-                                cell=f"{record['train_cell']:.1%}")
+                          "halted_per_step": s[1] / n_since}
+                if s[1] > 0:  # accuracy of the puzzles that finished (halted) in this window
+                    record.update(train_exact=s[2] / s[1], train_cell=s[3] / s[1], train_steps=s[4] / s[1])
+                    bar.set_postfix(loss=f"{record['loss']:.3f}", train_exact=f"{record['train_exact']:.1%}",
+                                    train_cell=f"{record['train_cell']:.1%}")
                 log(record)
                 sums.zero_()
                 n_since = 0
             if eval_set is not None and rank == 0 and (step % t.eval_every == 0 or last):
+                bar.set_description_str(f"{cfg.name} (evaluating {len(eval_set)} test puzzles)")
                 result = _evaluate_ema(model, ema, eval_set, device)
+                bar.set_description_str(cfg.name)
                 log({"step": step, "time_s": round(seconds, 2), "eval": result.summary()})
-                bar.write(f"step {step}: {result}")
+                bar.write(f"step {step}: test {result} [EMA weights]")
             if step % t.eval_every == 0 or last:
                 save()
             if time_up:
