@@ -17,7 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=None, help="default: the preset's (capped at 64 on CPU)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--device", default=None)
-    p.add_argument("overrides", nargs="*", metavar="key=value")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="change a field, e.g. model.n=4")
     return p
 
 

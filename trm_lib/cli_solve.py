@@ -8,11 +8,11 @@ import torch
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("solve", help="print the model's answer after every supervision step")
-    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--checkpoint", required=True, help="a last.pt written by `train`, or a shipped one")
     p.add_argument("--puzzle", required=True,
                    help="row-major cells: Sudoku digits with '.' for blanks, or maze chars '# SG'")
     p.add_argument("--steps", type=int, default=None, help="supervision steps (default: as trained)")
-    p.add_argument("--device", default=None)
+    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     return p
 
 

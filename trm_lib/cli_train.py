@@ -17,7 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--test", help="test CSV for periodic evaluation (default: the preset's shipped set)")
     p.add_argument("--out", default=None, help="run folder for metrics.jsonl and last.pt (default: runs/PRESET)")
     p.add_argument("--minutes", type=float, default=None, help="stop after this much training time")
-    p.add_argument("--eval-size", type=int, default=1000, help="test puzzles per periodic evaluation")
+    p.add_argument("--eval-size", type=int, default=1000, help="test puzzles per periodic evaluation (default: 1000)")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.lr=3e-4 model.n=4")
@@ -40,10 +40,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"run folder: {out}")
     result = train(cfg, train_set, test_set, out_dir=out, minutes=args.minutes, device=device,
                    eval_size=args.eval_size, resume=not args.fresh)
-    evals = [h["eval"] for h in result.history if "eval" in h]
-    if evals:
-        e = evals[-1]
-        print(f"step {result.step}: exact {e['exact']:.1%}, cell {e['cell']:.1%}, valid {e['valid']:.1%} "
-              f"on {e['n_puzzles']} test puzzles (EMA weights)")
-    print(f"checkpoint: {result.checkpoint}")
+    print(f"stopped at step {result.step}; checkpoint {result.checkpoint} (EMA weights inside); "
+          f"try: python -m trm_lib solve --checkpoint {result.checkpoint} --puzzle ...")
     return 0
