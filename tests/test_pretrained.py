@@ -1,0 +1,22 @@
+"""The shipped models load with weights_only and really solve the shipped test puzzles."""
+import pytest
+
+from trm_lib.evaluate import evaluate
+from trm_lib.paths import dataset_files
+from trm_lib.pretrained import available, load_pretrained, pretrained_metrics
+from trm_lib.puzzles import load_puzzles
+
+
+@pytest.mark.parametrize("name", ["sudoku4-cpu", "sudoku6-cpu"])
+def test_shipped_model_solves_the_test_set_as_its_card_says(name):
+    model, cfg = load_pretrained(name)
+    test = load_puzzles(dataset_files(cfg.dataset)[1]).subset(slice(0, 100))
+    result = evaluate(model, test)
+    assert result.exact >= 0.95 and result.valid >= 0.95
+    assert pretrained_metrics(name)["test_exact"] >= 0.95
+
+
+def test_asking_for_a_model_that_is_not_shipped_lists_the_ones_that_are():
+    assert {"sudoku4-cpu", "sudoku6-cpu"} <= set(available())
+    with pytest.raises(FileNotFoundError, match="shipped: .*sudoku6-cpu"):
+        load_pretrained("sudoku9-gpu")
