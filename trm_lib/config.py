@@ -198,38 +198,12 @@ def _coerce(value: Any, current: Any, key: str) -> Any:
 # Presets. The paper's two models first, then the small ones the CPU lessons train.
 # ---------------------------------------------------------------------------------------
 
-def _sudoku_extreme_mlp() -> Config:
-    return Config(
-        name="sudoku-extreme-mlp",
-        dataset="sudoku-9x9-hard",
-        task="sudoku",
-        grid_size=9,
-        model=ModelConfig(vocab_size=11, seq_len=81, mixer="mlp_t", T=3, n=6),
-        train=TrainConfig(batch_size=768),
-        notes="The paper's Sudoku-Extreme model: MLP-t, 5.0M parameters, 87.4% exact.",
-    )
-
-
-def _sudoku_extreme_att() -> Config:
-    cfg = _sudoku_extreme_mlp()
-    return replace(
-        cfg,
-        name="sudoku-extreme-att",
-        model=replace(cfg.model, mixer="attention"),
-        notes="Ablation: attention instead of MLP-t on Sudoku-Extreme (paper: 74.7% exact).",
-    )
-
-
-def _maze_hard_att() -> Config:
-    return Config(
-        name="maze-hard-att",
-        dataset="maze-30x30-hard",
-        task="maze",
-        grid_size=30,
-        model=ModelConfig(vocab_size=6, seq_len=900, mixer="attention", T=3, n=4),
-        train=TrainConfig(batch_size=768),
-        notes="The paper's Maze-Hard model: attention + RoPE, 6.8M parameters, 85.3% exact.",
-    )
+def _preset(name: str, task: str, grid_size: int, dataset: str, notes: str, train: TrainConfig,
+            **model: Any) -> Config:
+    """A preset; the vocabulary and sequence length follow from the task and grid size."""
+    vocab = grid_size + 2 if task == "sudoku" else 6
+    return Config(name=name, task=task, grid_size=grid_size, dataset=dataset, notes=notes, train=train,
+                  model=ModelConfig(vocab_size=vocab, seq_len=grid_size * grid_size, **model))
 
 
 def _cpu_train(**changes) -> TrainConfig:
@@ -244,50 +218,33 @@ def _cpu_train(**changes) -> TrainConfig:
     return TrainConfig(**{**base, **changes})
 
 
-def _sudoku4_cpu() -> Config:
-    return Config(
-        name="sudoku4-cpu",
-        dataset="sudoku-4x4",
-        task="sudoku",
-        grid_size=4,
-        model=ModelConfig(vocab_size=6, seq_len=16, hidden_size=64, puzzle_emb_len=4, T=2, n=2, n_sup=4),
-        train=_cpu_train(max_steps=600, eval_every=100),
-        notes="Warm-up task for the first lessons: seconds on a laptop CPU.",
-    )
-
-
-def _sudoku6_cpu() -> Config:
-    return Config(
-        name="sudoku6-cpu",
-        dataset="sudoku-6x6",
-        task="sudoku",
-        grid_size=6,
-        model=ModelConfig(vocab_size=8, seq_len=36, hidden_size=64, puzzle_emb_len=4, T=2, n=2, n_sup=8),
-        train=_cpu_train(max_steps=2500),
-        notes="6x6 Sudoku (2x3 boxes) on a laptop CPU, MLP-t.",
-    )
-
-
-def _maze_small_cpu() -> Config:
-    return Config(
-        name="maze-small-cpu",
-        dataset="maze-12x12",
-        task="maze",
-        grid_size=12,
-        model=ModelConfig(vocab_size=6, seq_len=144, hidden_size=64, num_heads=4, mixer="attention",
-                          puzzle_emb_len=4, T=2, n=2, n_sup=8),
-        train=_cpu_train(max_steps=4000),
-        notes="12x12 mazes on a laptop CPU, attention + RoPE.",
-    )
-
+_SMALL = dict(hidden_size=64, puzzle_emb_len=4, T=2, n=2)  # the CPU presets' network
 
 PRESETS: dict[str, Callable[[], Config]] = {
-    "sudoku-extreme-mlp": _sudoku_extreme_mlp,
-    "sudoku-extreme-att": _sudoku_extreme_att,
-    "maze-hard-att": _maze_hard_att,
-    "sudoku4-cpu": _sudoku4_cpu,
-    "sudoku6-cpu": _sudoku6_cpu,
-    "maze-small-cpu": _maze_small_cpu,
+    "sudoku-extreme-mlp": lambda: _preset(
+        "sudoku-extreme-mlp", "sudoku", 9, "sudoku-9x9-hard",
+        "The paper's Sudoku-Extreme model: MLP-t, 5.0M parameters, 87.4% exact.",
+        TrainConfig(batch_size=768), mixer="mlp_t", T=3, n=6),
+    "sudoku-extreme-att": lambda: _preset(
+        "sudoku-extreme-att", "sudoku", 9, "sudoku-9x9-hard",
+        "Ablation: attention instead of MLP-t on Sudoku-Extreme (paper: 74.7% exact).",
+        TrainConfig(batch_size=768), mixer="attention", T=3, n=6),
+    "maze-hard-att": lambda: _preset(
+        "maze-hard-att", "maze", 30, "maze-30x30-hard",
+        "The paper's Maze-Hard model: attention + RoPE, 6.8M parameters, 85.3% exact.",
+        TrainConfig(batch_size=768), mixer="attention", T=3, n=4),
+    "sudoku4-cpu": lambda: _preset(
+        "sudoku4-cpu", "sudoku", 4, "sudoku-4x4",
+        "Warm-up task for the first lessons: about a minute on a laptop CPU.",
+        _cpu_train(max_steps=600, eval_every=100), n_sup=4, **_SMALL),
+    "sudoku6-cpu": lambda: _preset(
+        "sudoku6-cpu", "sudoku", 6, "sudoku-6x6",
+        "6x6 Sudoku (2x3 boxes) on a laptop CPU, MLP-t.",
+        _cpu_train(max_steps=2500), n_sup=8, **_SMALL),
+    "maze-small-cpu": lambda: _preset(
+        "maze-small-cpu", "maze", 12, "maze-12x12",
+        "12x12 mazes on a laptop CPU, attention + RoPE.",
+        _cpu_train(max_steps=4000), n_sup=8, num_heads=4, mixer="attention", **_SMALL),
 }
 
 
