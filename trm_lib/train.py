@@ -120,8 +120,8 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
         x, y = sample_batch(train_set, t.batch_size, data_gen, augment=t.augment)
         return x[local], y[local]
 
-    x, y = next_batch()
-    carry = initial_carry(model, x, y)
+    slots = torch.zeros(local.stop - local.start, m.seq_len, dtype=torch.long, device=device)
+    carry = initial_carry(model, slots, slots)  # every slot starts halted: the first step fills them
     sums = torch.zeros(5, device=device)  # loss, halted, halted exact, halted cells, halted steps
     n_since = 0
     start = time.monotonic()
