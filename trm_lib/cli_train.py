@@ -6,7 +6,7 @@ from pathlib import Path
 
 from trm_lib.config import PRESETS, get_preset
 from trm_lib.device import banner, pick_device
-from trm_lib.paths import dataset_files
+from trm_lib.paths import dataset_files, shown
 from trm_lib.puzzles import load_puzzles
 
 
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     banner(device)
     train_set, test_set = load_puzzles(train_path), load_puzzles(test_path)
-    print(f"train: {train_path} ({len(train_set)} puzzles); test: {test_path} ({len(test_set)} puzzles)")
+    print(f"train: {shown(train_path)} ({len(train_set)} puzzles); test: {shown(test_path)} ({len(test_set)} puzzles)")
     print(f"run folder: {out}")
     result = train(cfg, train_set, test_set, out_dir=out, minutes=args.minutes, device=device,
                    eval_size=args.eval_size, resume=not args.fresh)

@@ -1,6 +1,7 @@
 """Where the shipped files live: `datasets/` and `checkpoints` beside `trm_lib/`."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -18,3 +19,9 @@ def dataset_files(name: str) -> tuple[Path, Path]:
             f"dataset {name!r} not found ({', '.join(missing)}); shipped sets: {', '.join(known) or 'none'}"
         )
     return files
+
+
+def shown(path: str | Path) -> str:
+    """A path as a learner should see it: relative to the working folder when that is shorter."""
+    rel = os.path.relpath(path)
+    return rel if len(rel) < len(str(path)) else str(path)
