@@ -1,0 +1,133 @@
+"""Kind checkers for the lessons' exercises.
+
+A check runs the learner's function and the reference on the same fresh random inputs and
+says what differs: the shape, the values (with the largest difference and where), or the
+gradients. It never lets a torch traceback reach the learner. An exercise left as
+`raise NotImplementedError` is "not attempted yet": the check says so and hands back the
+reference, so the notebook carries on.
+
+    rms_norm = check_function(my_rms_norm, reference.rms_norm, lambda g: (torch.randn(2, 5, 8, generator=g),))
+"""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+Inputs = Callable[[torch.Generator], tuple]
+
+
+@dataclass
+class CheckResult:
+    passed: bool
+    attempted: bool
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _where_raised(err: BaseException) -> str:
+    """' (line N of your code)' for the innermost frame outside torch and this module."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__)
+              if "site-packages" not in f.filename and f.filename != __file__]
+    return f" (line {frames[-1].lineno}: `{(frames[-1].line or '').strip()}`)" if frames else ""
+
+
+def _as_tuple(out: Any) -> tuple:
+    return out if isinstance(out, tuple) else (out,)
+
+
+def compare(yours: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4, what: str = "output") -> str | None:
+    """None when `yours` matches `expected` (tensors or tuples of them), else what differs."""
+    yours_t, expected_t = _as_tuple(yours), _as_tuple(expected)
+    if len(yours_t) != len(expected_t):
+        return f"{what}: you returned {len(yours_t)} value(s), expected {len(expected_t)}"
+    for i, (a, b) in enumerate(zip(yours_t, expected_t)):
+        label = what if len(expected_t) == 1 else f"{what} {i}"
+        if not isinstance(a, torch.Tensor):
+            return f"{label}: you returned a {type(a).__name__}, expected a tensor"
+        if a.shape != b.shape:
+            return f"{label} shape: yours {tuple(a.shape)}, expected {tuple(b.shape)}"
+        a32, b32 = a.detach().float(), b.detach().float()
+        if not torch.isfinite(a32).all():
+            return f"{label}: yours contains NaN or inf"
+        diff = (a32 - b32).abs()
+        if not torch.allclose(a32, b32, atol=atol, rtol=rtol):
+            worst = tuple(int(j) for j in torch.unravel_index(diff.argmax(), diff.shape))
+            return (f"{label} values differ: max difference {diff.max().item():.3g} at index {worst} "
+                    f"(yours {a32[worst].item():.4g}, expected {b32[worst].item():.4g})")
+    return None
+
+
+def check_function(yours: Callable, reference: Callable, make_inputs: Inputs, name: str = "your function",
+                   trials: int = 3, atol: float = 1e-5, rtol: float = 1e-4, grad: bool = True,
+                   seed: int = 0, verbose: bool = True) -> Callable:
+    """Compare `yours` with `reference` on `trials` random inputs; return the function to use next.
+
+    `make_inputs(generator)` returns the positional arguments. With `grad`, floating inputs
+    require gradients and the gradients of a random projection of the outputs are compared too.
+    """
+    result = run_check(yours, reference, make_inputs, name, trials, atol, rtol, grad, seed)
+    if verbose:
+        print(result)
+    return yours if result.passed else reference
+
+
+def run_check(yours: Callable, reference: Callable, make_inputs: Inputs, name: str = "your function",
+              trials: int = 3, atol: float = 1e-5, rtol: float = 1e-4, grad: bool = True,
+              seed: int = 0) -> CheckResult:
+    g = torch.Generator().manual_seed(seed)
+    for trial in range(trials):
+        args = make_inputs(g)
+        mine_args = [_leaf(a, grad) for a in args]
+        ref_args = [_leaf(a, grad) for a in args]
+        try:
+            mine = yours(*mine_args)
+        except NotImplementedError:
+            return CheckResult(False, False, f"{name}: not attempted yet, using the reference")
+        except Exception as err:  # the learner's bug: say what and where, no traceback
+            return CheckResult(False, True, f"✗ {name} raised {type(err).__name__}: {err}{_where_raised(err)}; "
+                                            f"using the reference for now")
+        expected = reference(*ref_args)
+        problem = compare(mine, expected, atol, rtol)
+        if problem is None and grad:
+            problem = _compare_grads(mine, expected, mine_args, ref_args, g, atol, rtol)
+        if problem is not None:
+            shapes = ", ".join(str(tuple(a.shape)) for a in args if isinstance(a, torch.Tensor))
+            return CheckResult(False, True, f"✗ {name}: {problem} (trial {trial + 1}, inputs of shape {shapes}); "
+                                            f"using the reference for now")
+    return CheckResult(True, True, f"✓ {name} matches the reference on {trials} random inputs"
+                                   + (" (values and gradients)" if grad else ""))
+
+
+def _leaf(a: Any, grad: bool) -> Any:
+    if isinstance(a, torch.Tensor):
+        a = a.detach().clone()
+        if grad and a.is_floating_point():
+            a.requires_grad_(True)
+    return a
+
+
+def _compare_grads(mine: Any, expected: Any, mine_args: list, ref_args: list, g: torch.Generator,
+                   atol: float, rtol: float) -> str | None:
+    outs_m, outs_r = _as_tuple(mine), _as_tuple(expected)
+    leaves = [i for i, a in enumerate(ref_args) if isinstance(a, torch.Tensor) and a.requires_grad]
+    if not leaves or not all(o.requires_grad for o in outs_r):
+        return None
+    if not all(isinstance(o, torch.Tensor) and o.requires_grad for o in outs_m):
+        return "your output does not carry gradients (was something detached or computed under no_grad?)"
+    weights = [torch.randn(o.shape, generator=g) for o in outs_r]
+    grads_m = torch.autograd.grad(sum((o.float() * w).sum() for o, w in zip(outs_m, weights)),
+                                  [mine_args[i] for i in leaves], allow_unused=True)
+    grads_r = torch.autograd.grad(sum((o.float() * w).sum() for o, w in zip(outs_r, weights)),
+                                  [ref_args[i] for i in leaves], allow_unused=True)
+    for i, gm, gr in zip(leaves, grads_m, grads_r):
+        gm = torch.zeros_like(ref_args[i]) if gm is None else gm
+        gr = torch.zeros_like(ref_args[i]) if gr is None else gr
+        problem = compare(gm, gr, atol * 10, rtol * 10, what=f"gradient of input {i}")
+        if problem:
+            return problem
+    return None
