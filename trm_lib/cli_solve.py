@@ -17,20 +17,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def render(tokens: torch.Tensor, task: str, size: int, changed: torch.Tensor | None = None) -> str:
-    """A grid as text; cells that changed since the previous step are marked with '*'."""
+    """A grid as text. Sudoku cells that changed since the previous step are marked '*';
+    a maze is drawn between '|' borders (its changes are counted, not marked)."""
     from trm_lib.puzzles import decode
 
     text = decode(tokens, task)
-    rows = []
-    for r in range(size):
-        cells = []
-        for c in range(size):
-            i = r * size + c
-            mark = "*" if changed is not None and bool(changed[i]) else " "
-            cells.append(text[i] + mark if task == "sudoku" else text[i])
-        rows.append(("" if task == "sudoku" else "|") + (" ".join(cells) if task == "sudoku" else "".join(cells))
-                    + ("" if task == "sudoku" else "|"))
-    return "\n".join(rows)
+    rows = [text[r * size:(r + 1) * size] for r in range(size)]
+    if task == "maze":
+        return "\n".join(f"|{row}|" for row in rows)
+    marks = ["*" if changed is not None and bool(changed[i]) else " " for i in range(size * size)]
+    return "\n".join(" ".join(ch + marks[r * size + c] for c, ch in enumerate(row)) for r, row in enumerate(rows))
 
 
 def parse_puzzle(text: str, task: str, size: int):
