@@ -47,6 +47,35 @@ def matmul_peak(device: torch.device, repeats: int = 5) -> tuple[float, str]:
     return 2 * n**3 / seconds, f"{str(dtype).removeprefix('torch.')} {n}x{n} matmul"
 
 
+def seconds_per_training_iteration(preset: str, device: torch.device | None = None, repeats: int = 5,
+                                   batch_size: int | None = None) -> float:
+    """Median wall time of one training iteration of a preset (random tokens; the first run is left out)."""
+    from trm_lib.act import initial_carry, train_step_forward
+    from trm_lib.device import autocast, pick_device
+    from trm_lib.losses import trm_loss
+    from trm_lib.model import TRM
+    from trm_lib.optim import build_optimizer
+
+    device = device or pick_device()
+    cfg = get_preset(preset)
+    torch.manual_seed(0)
+    model = TRM(cfg.model).to(device)
+    opt = build_optimizer(model, cfg.train)
+    x = torch.randint(2, cfg.model.vocab_size, (batch_size or cfg.train.batch_size, cfg.model.seq_len), device=device)
+    carry = initial_carry(model, x, x)
+
+    def iteration():
+        nonlocal carry
+        with autocast(device):
+            carry, out = train_step_forward(model, carry, x, x)
+            loss = trm_loss(out.logits, carry.labels, out.q_halt, cfg.train.loss)
+        opt.zero_grad(set_to_none=True)
+        loss.total.backward()
+        opt.step()
+
+    return _median_seconds(iteration, device, repeats)
+
+
 def run(args: argparse.Namespace) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
