@@ -47,69 +47,68 @@ def matmul_peak(device: torch.device, repeats: int = 5) -> tuple[float, str]:
     return 2 * n**3 / seconds, f"{str(dtype).removeprefix('torch.')} {n}x{n} matmul"
 
 
+class TrainingIteration:
+    """One training iteration of a config on a fixed random batch, callable repeatedly for timing."""
+
+    def __init__(self, cfg, device: torch.device, batch_size: int):
+        from trm_lib.act import initial_carry
+        from trm_lib.device import maybe_compile
+        from trm_lib.model import TRM
+        from trm_lib.optim import build_optimizer
+
+        self.cfg, self.device = cfg, device
+        torch.manual_seed(0)
+        self.model = TRM(cfg.model).to(device)
+        maybe_compile(self.model.net, cfg.train.compile)
+        self.opt = build_optimizer(self.model, cfg.train)
+        self.x = torch.randint(2, cfg.model.vocab_size, (batch_size, cfg.model.seq_len), device=device)
+        self.carry = initial_carry(self.model, self.x, self.x)
+
+    def __call__(self) -> None:
+        from trm_lib.act import train_step_forward
+        from trm_lib.device import autocast
+        from trm_lib.losses import trm_loss
+
+        with autocast(self.device):
+            self.carry, out = train_step_forward(self.model, self.carry, self.x, self.x)
+            loss = trm_loss(out.logits, self.carry.labels, out.q_halt, self.cfg.train.loss)
+        self.opt.zero_grad(set_to_none=True)
+        loss.total.backward()
+        self.opt.step()
+
+    @torch.no_grad()
+    def infer(self) -> None:
+        """One supervision step without gradients, from the current carry."""
+        from trm_lib.device import autocast
+
+        with autocast(self.device):
+            self.model(self.x, self.carry.y, self.carry.z)
+
+
 def seconds_per_training_iteration(preset: str, device: torch.device | None = None, repeats: int = 5,
                                    batch_size: int | None = None) -> float:
     """Median wall time of one training iteration of a preset (random tokens; the first run is left out)."""
-    from trm_lib.act import initial_carry, train_step_forward
-    from trm_lib.device import autocast, pick_device
-    from trm_lib.losses import trm_loss
-    from trm_lib.model import TRM
-    from trm_lib.optim import build_optimizer
+    from trm_lib.device import pick_device
 
     device = device or pick_device()
     cfg = get_preset(preset)
-    torch.manual_seed(0)
-    model = TRM(cfg.model).to(device)
-    opt = build_optimizer(model, cfg.train)
-    x = torch.randint(2, cfg.model.vocab_size, (batch_size or cfg.train.batch_size, cfg.model.seq_len), device=device)
-    carry = initial_carry(model, x, x)
-
-    def iteration():
-        nonlocal carry
-        with autocast(device):
-            carry, out = train_step_forward(model, carry, x, x)
-            loss = trm_loss(out.logits, carry.labels, out.q_halt, cfg.train.loss)
-        opt.zero_grad(set_to_none=True)
-        loss.total.backward()
-        opt.step()
-
-    return _median_seconds(iteration, device, repeats)
+    return _median_seconds(TrainingIteration(cfg, device, batch_size or cfg.train.batch_size), device, repeats)
 
 
 def run(args: argparse.Namespace) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
-    from trm_lib.act import initial_carry, train_step_forward
-    from trm_lib.device import autocast, banner, maybe_compile, pick_device
+    from trm_lib.device import autocast, banner, pick_device
     from trm_lib.losses import trm_loss
-    from trm_lib.model import TRM, count_parameters
-    from trm_lib.optim import build_optimizer
+    from trm_lib.model import count_parameters
 
     device = pick_device(args.device)
     banner(device)
     cfg = get_preset(args.preset).with_overrides(args.overrides)
     m = cfg.model
     batch = args.batch_size or (cfg.train.batch_size if device.type == "cuda" else min(cfg.train.batch_size, 64))
-    torch.manual_seed(0)
-    model = TRM(m).to(device)
-    maybe_compile(model.net, cfg.train.compile)
-    opt = build_optimizer(model, cfg.train)
-    x = torch.randint(2, m.vocab_size, (batch, m.seq_len), device=device)
-    carry = initial_carry(model, x, x)
-
-    def train_iteration():
-        nonlocal carry
-        with autocast(device):
-            carry, out = train_step_forward(model, carry, x, x)
-            loss = trm_loss(out.logits, carry.labels, out.q_halt, cfg.train.loss)
-        opt.zero_grad(set_to_none=True)
-        loss.total.backward()
-        opt.step()
-
-    @torch.no_grad()
-    def inference_step():
-        with autocast(device):
-            model(x, carry.y, carry.z)
+    step = TrainingIteration(cfg, device, batch)
+    model, x = step.model, step.x
 
     with FlopCounterMode(display=False) as counter:  # one sample, one supervision step
         one = x[:1]
@@ -123,8 +122,8 @@ def run(args: argparse.Namespace) -> int:
     infer_flops = counter.get_total_flops()
 
     peak, peak_what = matmul_peak(device, args.repeats)
-    t_train = _median_seconds(train_iteration, device, args.repeats)
-    t_infer = _median_seconds(inference_step, device, args.repeats)
+    t_train = _median_seconds(step, device, args.repeats)
+    t_infer = _median_seconds(step.infer, device, args.repeats)
     print(f"preset {cfg.name}: {count_parameters(model):,} parameters, batch {batch}, "
           f"T={m.T} n={m.n}, {m.total_len} positions")
     print(f"matmul peak: {peak / 1e12:.2f} TFLOP/s ({peak_what}, measured now)")

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 
 from trm_lib.act import evaluate_steps
+from trm_lib.maze import is_valid_shortest_path
+from trm_lib.sudoku import is_valid_solution
 from trm_lib.device import autocast
 from trm_lib.model import TRM
 from trm_lib.puzzles import PuzzleSet, to_grid
@@ -47,12 +49,7 @@ class EvalResult:
 def is_valid(task: str, question: np.ndarray, prediction: np.ndarray) -> bool:
     """Does `prediction` (a grid of tokens) answer `question` by the task's own rules?"""
     if task == "sudoku":
-        from trm_lib.sudoku import is_valid_solution
-
-        q, p = to_grid(question, "sudoku"), to_grid(prediction, "sudoku")
-        return bool(is_valid_solution(p, q))
-    from trm_lib.maze import is_valid_shortest_path
-
+        return bool(is_valid_solution(to_grid(prediction, "sudoku"), to_grid(question, "sudoku")))
     return bool(is_valid_shortest_path(to_grid(question, "maze"), to_grid(prediction, "maze")))
 
 
