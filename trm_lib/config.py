@@ -34,6 +34,10 @@ class ModelConfig:
     halt_exploration_prob: float = 0.1
     rms_norm_eps: float = 1e-5
     rope_theta: float = 10000.0
+    # ablations of the paper's Tables 1-2 (the defaults are TRM itself)
+    gradient: Literal["last_recursion", "one_step"] = "last_recursion"  # one_step: HRM's 1-step gradient
+    latents: Literal["y_and_z", "z_only"] = "y_and_z"  # z_only: a single latent feature, no separate y
+    separate_nets: bool = False  # True: a second network for the answer update (HRM's two levels)
 
     @property
     def total_len(self) -> int:
@@ -50,6 +54,10 @@ class ModelConfig:
             )
         if self.mixer == "attention" and (self.hidden_size // max(self.num_heads, 1)) % 2:
             problems.append("head_dim must be even for RoPE")
+        if self.gradient not in ("last_recursion", "one_step"):
+            problems.append(f"gradient is {self.gradient!r}, expected 'last_recursion' or 'one_step'")
+        if self.latents not in ("y_and_z", "z_only"):
+            problems.append(f"latents is {self.latents!r}, expected 'y_and_z' or 'z_only'")
         if self.puzzle_emb_len < 1:
             problems.append("puzzle_emb_len must be >= 1: the Q head reads prefix position 0")
         for name in ("vocab_size", "seq_len", "hidden_size", "num_layers", "T", "n", "n_sup"):

@@ -14,6 +14,11 @@
 
 Gradients flow through the n+1 net calls of the last recursion only. The carry returned
 is detached, so the next supervision step starts a fresh graph.
+
+Three switches in ModelConfig turn this into the paper's ablations: `gradient="one_step"`
+(HRM's 1-step gradient: only the last latent update and the answer update carry gradients),
+`latents="z_only"` (one feature: n+1 updates z = net(x + z), the answer read from z) and
+`separate_nets=True` (a second network for the answer update).
 """
 from __future__ import annotations
 
@@ -53,6 +58,9 @@ class TRM(nn.Module):
         self.puzzle_emb = nn.Parameter(torch.zeros(cfg.num_puzzle_ids, D))
         self.net = Net(D, cfg.total_len, cfg.num_layers, cfg.mixer, cfg.num_heads,
                        cfg.expansion, cfg.rms_norm_eps, cfg.rope_theta)
+        if cfg.separate_nets:  # ablation: HRM-style second network for the answer
+            self.net_y = Net(D, cfg.total_len, cfg.num_layers, cfg.mixer, cfg.num_heads,
+                             cfg.expansion, cfg.rms_norm_eps, cfg.rope_theta)
         self.head = Linear(D, cfg.vocab_size)
         self.q_head = Linear(D, 2, bias=True)  # (halt, continue)
         with torch.no_grad():  # start near "never halt" so early training is not cut short
@@ -84,19 +92,43 @@ class TRM(nn.Module):
         return self.y_init.expand(shape), self.z_init.expand(shape)
 
     # -- the recursion -------------------------------------------------------------------
+    @property
+    def answer_net(self) -> Net:
+        """The network of the answer update: `net` itself, unless the two-network ablation."""
+        return self.net_y if self.cfg.separate_nets else self.net
+
     def latent_recursion(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """n latent updates, then one answer update. All (B, L, D)."""
+        if self.cfg.latents == "z_only":  # ablation: a single feature plays both roles
+            for _ in range(self.cfg.n + 1):
+                z = self.net(x + z)
+            return z, z
         for _ in range(self.cfg.n):
             z = self.net(x + y + z)  # z = net(x + y + z)
-        y = self.net(y + z)  # y = net(y + z): the answer update never sees x
+        y = self.answer_net(y + z)  # y = net(y + z): the answer update never sees x
         return y, z
+
+    def _one_step_gradient_recursion(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Ablation: the last recursion with gradients through its last two updates only."""
+        single = self.cfg.latents == "z_only"
+        with torch.no_grad():
+            for _ in range(self.cfg.n if single else self.cfg.n - 1):
+                z = self.net(x + z) if single else self.net(x + y + z)
+        if single:
+            z = self.net(x + z)
+            return z, z
+        z = self.net(x + y + z)
+        return self.answer_net(y + z), z
 
     def deep_recursion(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> StepOutput:
         """One supervision step: T-1 recursions without gradients, one with."""
         with torch.no_grad():
             for _ in range(self.cfg.T - 1):
                 y, z = self.latent_recursion(x, y, z)
-        y, z = self.latent_recursion(x, y, z)
+        if self.cfg.gradient == "one_step":
+            y, z = self._one_step_gradient_recursion(x, y, z)
+        else:
+            y, z = self.latent_recursion(x, y, z)
         logits = self.head(y)[:, self.cfg.puzzle_emb_len:]  # (B, S, vocab)
         q = self.q_head(y[:, 0]).float()  # (B, 2), read from prefix position 0
         return StepOutput(y.detach(), z.detach(), logits, q[:, 0], q[:, 1])

@@ -108,6 +108,8 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
         if progress and rank == 0:
             print(f"resuming from {ckpt} at step {step} (--fresh or a new folder starts over)")
     maybe_compile(model.net, t.compile)
+    if cfg.model.separate_nets:
+        maybe_compile(model.net_y, t.compile)
     forward = model
     if world > 1:
         forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)

@@ -1,0 +1,74 @@
+"""The paper's ablations as model switches: what each one changes, and that the default is TRM."""
+import pytest
+import torch
+
+from tests.conftest import tiny_config
+from tests.test_recursion import RecordingNet
+from trm_lib.layers import Net
+from trm_lib.model import TRM, count_parameters
+
+
+def _run(cfg):
+    model = TRM(cfg)
+    model.net = RecordingNet(model.net)
+    model(torch.randint(1, 5, (2, 9)))
+    return model
+
+
+def test_one_step_gradient_keeps_the_call_count_and_grads_only_the_last_two_updates():
+    cfg = tiny_config(T=3, n=3, gradient="one_step")
+    flags = [g for _, g in _run(cfg).net.calls]
+    assert len(flags) == cfg.T * (cfg.n + 1)
+    assert flags == [False] * (len(flags) - 2) + [True, True]
+
+
+def test_one_step_gradient_gives_the_same_forward_values_but_different_gradients():
+    inputs = torch.randint(1, 5, (3, 9))
+    outs, grads = [], []
+    for gradient in ("last_recursion", "one_step"):
+        torch.manual_seed(0)
+        model = TRM(tiny_config(T=2, n=3, gradient=gradient))
+        out = model(inputs)
+        out.logits.square().mean().backward()
+        outs.append(out.logits.detach())
+        grads.append(model.embed_tokens.grad.clone())
+    assert torch.allclose(outs[0], outs[1], atol=1e-6)
+    assert not torch.allclose(grads[0], grads[1])
+
+
+def test_single_z_feeds_x_to_every_update_and_decodes_the_answer_from_z():
+    cfg = tiny_config(T=1, n=2, latents="z_only")
+    model = TRM(cfg)
+    model.net = RecordingNet(model.net)
+    x = torch.randn(2, cfg.total_len, cfg.hidden_size)
+    y, z = torch.randn_like(x), torch.randn_like(x)
+    y_new, z_new = model.latent_recursion(x, y, z)
+    calls = [h for h, _ in model.net.calls]
+    assert len(calls) == cfg.n + 1
+    z_i = z
+    for h in calls:
+        assert torch.allclose(h, x + z_i)  # y never enters
+        z_i = model.net.inner(h)
+    assert y_new is z_new
+
+
+def test_separate_networks_add_one_net_used_only_for_the_answer_update():
+    cfg = tiny_config(T=1, n=2)
+    one, two = TRM(cfg), TRM(tiny_config(T=1, n=2, separate_nets=True))
+    assert sum(isinstance(m, Net) for m in two.modules()) == 2
+    assert count_parameters(two) == count_parameters(one) + count_parameters(one.net)
+    two.net, two.net_y = RecordingNet(two.net), RecordingNet(two.net_y)
+    two(torch.randint(1, 5, (2, 9)))
+    assert len(two.net.calls) == cfg.n and len(two.net_y.calls) == 1
+
+
+def test_the_defaults_are_trm_itself():
+    cfg = tiny_config()
+    assert (cfg.gradient, cfg.latents, cfg.separate_nets) == ("last_recursion", "y_and_z", False)
+    assert not hasattr(TRM(cfg), "net_y")
+
+
+@pytest.mark.parametrize("field,value", [("gradient", "two_step"), ("latents", "y_only")])
+def test_an_unknown_ablation_value_is_a_clear_error(field, value):
+    with pytest.raises(ValueError, match=field):
+        tiny_config(**{field: value}).validate()
