@@ -5,6 +5,8 @@ import argparse
 
 import torch
 
+from trm_lib.puzzle_text import parse_puzzle
+
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("solve", help="print the model's answer after every supervision step")
@@ -27,38 +29,6 @@ def render(tokens: torch.Tensor, task: str, size: int, changed: torch.Tensor | N
         return "\n".join(f"|{row}|" for row in rows)
     marks = ["*" if changed is not None and bool(changed[i]) else " " for i in range(size * size)]
     return "\n".join(" ".join(ch + marks[r * size + c] for c, ch in enumerate(row)) for r, row in enumerate(rows))
-
-
-def parse_puzzle(text: str, task: str, size: int):
-    """The puzzle string as tokens (1, N*N) for a model of `task` on N x N grids, or a ValueError
-    that says what is wrong (length, a character, clashing Sudoku givens, a maze without S or G)."""
-    from trm_lib.puzzles import encode
-
-    cells = size * size
-    if len(text) != cells:
-        raise ValueError(f"the puzzle has {len(text)} characters; this checkpoint solves {task} "
-                         f"{size}x{size} puzzles of {cells} cells, written row by row")
-    tokens = encode([text], task, size)
-    bad = [i for i, t in enumerate(tokens[0]) if t < 0]
-    if bad:
-        i = bad[0]
-        allowed = f"'.' or 1-{size}" if task == "sudoku" else "'#', ' ', 'S' or 'G'"
-        raise ValueError(f"character {text[i]!r} at row {i // size + 1}, column {i % size + 1} "
-                         f"is not allowed in a {task}: use {allowed}")
-    if task == "sudoku":
-        from trm_lib.puzzles import to_grid
-        from trm_lib.sudoku import clashes
-
-        problems = clashes(to_grid(tokens[0], "sudoku"))
-        if problems:
-            raise ValueError("the givens clash: " + "; ".join(problems))
-    else:
-        for ch in "SG":
-            if text.count(ch) != 1:
-                raise ValueError(f"a maze needs exactly one {ch!r}; this one has {text.count(ch)}")
-        if "o" in text:
-            raise ValueError("the puzzle already marks a path ('o'); give the maze without it")
-    return tokens
 
 
 def run(args: argparse.Namespace) -> int:

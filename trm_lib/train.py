@@ -24,6 +24,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.distributed as dist
@@ -64,13 +65,15 @@ def _distributed() -> tuple[int, int]:
 def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
           out_dir: str | Path | None = None, minutes: float | None = None,
           device: torch.device | str | None = None, eval_size: int = 1000, log_every: int = 50,
-          progress: bool = True, resume: bool = True) -> TrainResult:
+          progress: bool = True, resume: bool = True,
+          on_record: Callable[[dict], None] | None = None) -> TrainResult:
     """Train `cfg` on `train_set`; evaluate on (the first `eval_size` of) `test_set`.
 
     Writes `metrics.jsonl` and `last.pt` into `out_dir` when given, and resumes from
     `out_dir/last.pt` when it exists (a different model config there is an error).
     Stops after `cfg.train.max_steps` iterations in all, or after `minutes` of training in
-    this call (a resumed run gets the full `minutes` again).
+    this call (a resumed run gets the full `minutes` again). `on_record` receives every
+    record of the metrics log as it is written (a live plot in a notebook).
     """
     t, m = cfg.train, cfg.model
     if (train_set.task, train_set.seq_len, train_set.vocab_size) != (cfg.task, m.seq_len, m.vocab_size):
@@ -134,6 +137,8 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
 
     def log(record: dict) -> None:
         history.append(record)
+        if on_record is not None and rank == 0:
+            on_record(record)
         if out is not None and rank == 0:
             out.mkdir(parents=True, exist_ok=True)
             with open(out / "metrics.jsonl", "a") as f:
