@@ -64,13 +64,14 @@ def compare(yours: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4, w
 
 def check_function(yours: Callable, reference: Callable, make_inputs: Inputs, name: str = "your function",
                    trials: int = 3, atol: float = 1e-5, rtol: float = 1e-4, grad: bool = True,
-                   seed: int = 0, verbose: bool = True) -> Callable:
+                   seed: int = 0, verbose: bool = True, arg_names: list[str] | None = None) -> Callable:
     """Compare `yours` with `reference` on `trials` random inputs; return the function to use next.
 
     `make_inputs(generator)` returns the positional arguments. With `grad`, floating inputs
     require gradients and the gradients of a random projection of the outputs are compared too.
+    `arg_names` name the inputs in messages ("gradient of x"); by default "input 0", "input 1", ...
     """
-    result = run_check(yours, reference, make_inputs, name, trials, atol, rtol, grad, seed)
+    result = run_check(yours, reference, make_inputs, name, trials, atol, rtol, grad, seed, arg_names)
     if verbose:
         print(result)
     return yours if result.passed else reference
@@ -78,7 +79,7 @@ def check_function(yours: Callable, reference: Callable, make_inputs: Inputs, na
 
 def run_check(yours: Callable, reference: Callable, make_inputs: Inputs, name: str = "your function",
               trials: int = 3, atol: float = 1e-5, rtol: float = 1e-4, grad: bool = True,
-              seed: int = 0) -> CheckResult:
+              seed: int = 0, arg_names: list[str] | None = None) -> CheckResult:
     g = torch.Generator().manual_seed(seed)
     for trial in range(trials):
         args = make_inputs(g)
@@ -94,7 +95,7 @@ def run_check(yours: Callable, reference: Callable, make_inputs: Inputs, name: s
         expected = reference(*ref_args)
         problem = compare(mine, expected, atol, rtol)
         if problem is None and grad:
-            problem = _compare_grads(mine, expected, mine_args, ref_args, g, atol, rtol)
+            problem = _compare_grads(mine, expected, mine_args, ref_args, g, atol, rtol, arg_names)
         if problem is not None:
             shapes = ", ".join(str(tuple(a.shape)) for a in args if isinstance(a, torch.Tensor))
             return CheckResult(False, True, f"✗ {name}: {problem} (trial {trial + 1}, inputs of shape {shapes}); "
@@ -112,7 +113,7 @@ def _leaf(a: Any, grad: bool) -> Any:
 
 
 def _compare_grads(mine: Any, expected: Any, mine_args: list, ref_args: list, g: torch.Generator,
-                   atol: float, rtol: float) -> str | None:
+                   atol: float, rtol: float, arg_names: list[str] | None = None) -> str | None:
     outs_m, outs_r = _as_tuple(mine), _as_tuple(expected)
     leaves = [i for i, a in enumerate(ref_args) if isinstance(a, torch.Tensor) and a.requires_grad]
     if not leaves or not all(o.requires_grad for o in outs_r):
@@ -127,7 +128,8 @@ def _compare_grads(mine: Any, expected: Any, mine_args: list, ref_args: list, g:
     for i, gm, gr in zip(leaves, grads_m, grads_r):
         gm = torch.zeros_like(ref_args[i]) if gm is None else gm
         gr = torch.zeros_like(ref_args[i]) if gr is None else gr
-        problem = compare(gm, gr, atol * 10, rtol * 10, what=f"gradient of input {i}")
+        arg = arg_names[i] if arg_names and i < len(arg_names) else f"input {i}"
+        problem = compare(gm, gr, atol * 10, rtol * 10, what=f"gradient of {arg}")
         if problem:
             return problem
     return None
