@@ -335,10 +335,277 @@ def check_deep_recursion(fn: Callable) -> Callable:
 
 
 # ---- lesson 03: deep supervision ----------------------------------------------------------
+# The learner's loop trains a copy of a tiny TRM, the reference loop (trm_lib.supervision)
+# another copy; an optimizer that records every gradient it applies lets the check say at
+# which supervision step, and in which weight, the two part ways.
+# Lessons 03-05 import what they use themselves, so their sections stand on their own.
+import copy  # noqa: E402
+from typing import Any, Callable  # noqa: E402
+
+from trm_lib.checks import CheckResult, _where_raised, compare  # noqa: E402
+from trm_lib.config import ModelConfig  # noqa: E402
+from trm_lib.model import TRM  # noqa: E402
+from trm_lib.supervision import deep_supervision as reference_deep_supervision  # noqa: E402
+
+
+def _verdict(result: CheckResult, yours: Any, reference: Any) -> Any:
+    """Print the check's one line; hand back the learner's function if it passed, else the reference."""
+    print(result)
+    return yours if result.passed else reference
+
+
+def _wrong(name: str, problem: str) -> CheckResult:
+    return CheckResult(False, True, f"✗ {name}: {problem}; using the reference for now")
+
+
+def _small_trm(**changes: Any) -> TRM:
+    """A TRM of a few thousand weights on 3x3 'puzzles', the same for every call with the same changes."""
+    base = dict(vocab_size=5, seq_len=9, hidden_size=16, expansion=2.0, puzzle_emb_len=2, T=2, n=2, n_sup=4)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return TRM(ModelConfig(**{**base, **changes}))
+
+
+class _RecordingSGD(torch.optim.SGD):
+    """Plain SGD that keeps a copy of the gradients of every step it takes."""
+
+    def __init__(self, model: torch.nn.Module, lr: float = 0.5):
+        self.names = [n for n, _ in model.named_parameters()]
+        super().__init__(list(model.parameters()), lr=lr)
+        self.seen: list[list[torch.Tensor]] = []
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        self.seen.append([p.grad.clone() if p.grad is not None else torch.zeros_like(p)
+                          for p in self.param_groups[0]["params"]])
+        return super().step(closure)
+
+
+def _raised(name: str, err: Exception) -> CheckResult:
+    text = str(err).split("\n")[0].split(". ")[0][:200]
+    hint = ""
+    if "backward through the graph a second time" in text:
+        hint = ("; the carry still holds the graph of the step before: carry y.detach() and z.detach() "
+                "into the next step")
+    return CheckResult(False, True, f"✗ {name} raised {type(err).__name__}: {text}{_where_raised(err)}{hint}; "
+                                    "using the reference for now")
+
+
+def _supervision_problem(mine: Any, expected: list[float], opt_m: _RecordingSGD, opt_r: _RecordingSGD) -> str | None:
+    n_sup = len(expected)
+    if not isinstance(mine, (list, tuple)):
+        return f"return the list of the {n_sup} step losses, got a {type(mine).__name__}"
+    if len(mine) != n_sup:
+        return f"you returned {len(mine)} losses, expected one per supervision step ({n_sup})"
+    if len(opt_m.seen) != n_sup:
+        k = len(opt_m.seen)
+        return (f"the optimizer stepped {k} time{'' if k == 1 else 's'}, expected once after every supervision step "
+                f"({n_sup}): loss.backward(), optimizer.step(), optimizer.zero_grad() inside the loop")
+    for s in range(n_sup):
+        a, b = float(mine[s]), expected[s]
+        if abs(a - b) > 1e-4 * (1 + abs(b)):
+            hint = ("start from model.initial_state and run one step with model(inputs, y, z)" if s == 0 else
+                    "carry the y and z of the step before into this one")
+            return f"the loss of step {s + 1} is {a:.5g}, expected {b:.5g}: {hint}"
+        for pname, gm, gr in zip(opt_m.names, opt_m.seen[s], opt_r.seen[s]):
+            problem = compare(gm, gr, 1e-5, 1e-3, what=f"gradient of {pname} at step {s + 1}")
+            if problem:
+                return problem + (" (were the gradients of the step before cleared with optimizer.zero_grad()?)"
+                                  if s else "")
+    return None
+
+
+def check_deep_supervision(fn: Callable) -> Callable:
+    """deep_supervision(model, inputs, labels, n_sup, optimizer) -> losses, against
+    trm_lib.supervision.deep_supervision: the loss of every step and every gradient applied,
+    with T = 1 (where a missing detach breaks the second backward) and T = 2."""
+    name = "deep_supervision"
+    for T in (1, 2):
+        model = _small_trm(T=T)
+        g = torch.Generator().manual_seed(T)
+        inputs, labels = torch.randint(1, 5, (4, 9), generator=g), torch.randint(1, 5, (4, 9), generator=g)
+        mine_model, ref_model = copy.deepcopy(model), copy.deepcopy(model)
+        opt_m, opt_r = _RecordingSGD(mine_model), _RecordingSGD(ref_model)
+        try:
+            mine = fn(mine_model, inputs, labels, 3, opt_m)
+        except NotImplementedError:
+            return _verdict(CheckResult(False, False, f"{name}: not attempted yet, using the reference"),
+                           fn, reference_deep_supervision)
+        except Exception as err:
+            return _verdict(_raised(name, err), fn, reference_deep_supervision)
+        expected = reference_deep_supervision(ref_model, inputs, labels, 3, opt_r)
+        problem = _supervision_problem(mine, expected, opt_m, opt_r)
+        if problem:
+            return _verdict(_wrong(f"{name} (T={T})", problem), fn, reference_deep_supervision)
+    return _verdict(CheckResult(True, True, f"✓ {name} matches trm_lib on a tiny TRM with T = 1 and T = 2: "
+                                           "the loss of every step and every gradient applied"),
+                   fn, reference_deep_supervision)
+
+
+def reference_one_step_gradient(model: TRM, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor):
+    """The last recursion under HRM's 1-step gradient, as TRM runs it with gradient="one_step"."""
+    return model._one_step_gradient_recursion(x, y, z)
+
+
+def check_one_step_gradient(fn: Callable) -> Callable:
+    """one_step_gradient_recursion(model, x, y, z) -> (y, z) against TRM with gradient="one_step":
+    the values and the gradients reaching x, y and z (inputs 0, 1 and 2)."""
+    model = _small_trm(n=3, gradient="one_step")
+    result = run_check(lambda x, y, z: fn(model, x, y, z),
+                       lambda x, y, z: reference_one_step_gradient(model, x, y, z),
+                       lambda g: tuple(torch.randn(2, 11, 16, generator=g) for _ in range(3)),
+                       "one_step_gradient_recursion", trials=2)
+    if not result.passed and "gradient of input" in result.message:
+        result = CheckResult(False, True, result.message.replace(
+            "; using the reference", ". Inputs 0, 1, 2 are x, y, z: only the last latent update and the answer "
+            "update may carry gradients, the n-1 latent updates before them run under torch.no_grad(); "
+            "using the reference"))
+    return _verdict(result, fn, reference_one_step_gradient)
+
 
 # ---- lesson 04: ACT halting ---------------------------------------------------------------
+from dataclasses import fields as _fields  # noqa: E402
+
+from trm_lib.act import Carry, initial_carry  # noqa: E402
+from trm_lib.act import refill as reference_refill  # noqa: E402
+from trm_lib.losses import trm_loss  # noqa: E402
+
+
+def reference_halt_loss(logits: torch.Tensor, labels: torch.Tensor, q_halt: torch.Tensor) -> torch.Tensor:
+    """The halting part of trm_lib.losses.trm_loss: BCE(q_halt, whole grid exactly right)."""
+    return trm_loss(logits, labels, q_halt).halt
+
+
+def _halt_inputs(g: torch.Generator) -> tuple:
+    """Logits of 6 grids of 9 cells; labels agree with the argmax everywhere in grids 0, 2, 4
+    and in all but one cell in grids 1, 3, 5 (mostly right, yet not exact)."""
+    logits = torch.randn(6, 9, 5, generator=g)
+    labels = logits.argmax(-1)
+    cell = torch.randint(0, 9, (3,), generator=g)
+    labels[1::2, :][torch.arange(3), cell] = (labels[1::2, :][torch.arange(3), cell] + 1) % 5
+    return logits, labels, 2 * torch.randn(6, generator=g)
+
+
+def check_halt_loss(fn: Callable) -> Callable:
+    """halt_loss(logits, labels, q_halt) -> scalar, against the halting part of trm_loss:
+    on grids that are exactly right, and on grids right in every cell but one."""
+    result = run_check(fn, reference_halt_loss, _halt_inputs, "halt_loss", trials=3)
+    if not result.passed and result.attempted and "values differ" in result.message:
+        result = CheckResult(False, True, result.message.replace(
+            "; using the reference", ". The target is 1 only where EVERY cell of the grid is right "
+            "(a grid right in 8 of 9 cells has target 0), and q_halt is a logit: "
+            "binary_cross_entropy_with_logits; using the reference"))
+    return _verdict(result, fn, reference_halt_loss)
+
+
+def _refill_case(g: torch.Generator, model: TRM) -> tuple[Carry, torch.Tensor, torch.Tensor]:
+    """A carry of 5 slots in mid-run (slots 1 and 3 halted), and the next batch of puzzles."""
+    B, S = 5, model.cfg.seq_len
+    inputs = torch.randint(1, 5, (B, S), generator=g)
+    carry = initial_carry(model, inputs, inputs)
+    shape = carry.y.shape
+    carry = Carry(y=torch.randn(shape, generator=g), z=torch.randn(shape, generator=g),
+                  steps=torch.randint(1, 4, (B,), generator=g, dtype=torch.int32),
+                  halted=torch.tensor([False, True, False, True, False]),
+                  inputs=inputs, labels=torch.randint(1, 5, (B, S), generator=g),
+                  puzzle_ids=torch.zeros(B, dtype=torch.long))
+    return carry, torch.randint(1, 5, (B, S), generator=g), torch.randint(1, 5, (B, S), generator=g)
+
+
+def _refill_problem(mine: Any, expected: Carry, halted: torch.Tensor) -> str | None:
+    if not all(hasattr(mine, f.name) for f in _fields(Carry)):
+        return f"return a Carry (y, z, steps, halted, inputs, labels, puzzle_ids), got a {type(mine).__name__}"
+    for f in _fields(Carry):
+        a, b = getattr(mine, f.name), getattr(expected, f.name)
+        problem = compare(a, b, what=f"carry.{f.name}")
+        if problem:
+            if " at index (" in problem:
+                slot = int(problem.split(" at index (")[1].split(",")[0].rstrip(")"))
+                state = "halted: it takes the new puzzle and starts afresh" if halted[slot] else \
+                    "still running: it keeps its puzzle, its y, z and its step count"
+                problem += f"; slot {slot} was {state}"
+            return problem
+    return None
+
+
+def check_refill(fn: Callable) -> Callable:
+    """refill(model, carry, inputs, labels) -> Carry, against trm_lib.act.refill, field by field."""
+    name = "refill"
+    model = _small_trm()
+    g = torch.Generator().manual_seed(0)
+    for _ in range(2):
+        carry, inputs, labels = _refill_case(g, model)
+        try:
+            mine = fn(model, copy.deepcopy(carry), inputs.clone(), labels.clone())
+        except NotImplementedError:
+            return _verdict(CheckResult(False, False, f"{name}: not attempted yet, using the reference"),
+                           fn, reference_refill)
+        except Exception as err:
+            return _verdict(_raised(name, err), fn, reference_refill)
+        expected = reference_refill(model, copy.deepcopy(carry), inputs, labels)
+        problem = _refill_problem(mine, expected, carry.halted)
+        if problem:
+            return _verdict(_wrong(name, problem), fn, reference_refill)
+    return _verdict(CheckResult(True, True, f"✓ {name} matches trm_lib.act.refill on two carries "
+                                           "(halted slots refilled and reset, the others untouched)"),
+                   fn, reference_refill)
+
 
 # ---- lesson 05: EMA and the training recipe -----------------------------------------------
+from trm_lib.ema import EMA  # noqa: E402
+from trm_lib.losses import cell_cross_entropy  # noqa: E402
+
+
+def reference_stablemax_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per-cell stablemax cross-entropy, (B, S, V) x (B, S) -> (B, S), as trm_lib.losses computes it."""
+    return cell_cross_entropy(logits, labels, "stablemax")
+
+
+def _logits_and_labels(g: torch.Generator) -> tuple:
+    """Logits spread wide (both branches of s(x) and large values), random labels."""
+    logits = 4 * torch.randn(3, 7, 6, generator=g)
+    return logits, torch.randint(0, 6, (3, 7), generator=g)
+
+
+def check_stablemax_cross_entropy(fn: Callable) -> Callable:
+    """stablemax_cross_entropy(logits, labels) -> (B, S) against trm_lib.losses.cell_cross_entropy."""
+    result = run_check(fn, reference_stablemax_cross_entropy, _logits_and_labels, "stablemax_cross_entropy")
+    if not result.passed and result.attempted and "values differ" in result.message:
+        softmax = run_check(fn, lambda lg, lb: cell_cross_entropy(lg, lb, "softmax"), _logits_and_labels, grad=False)
+        if softmax.passed:
+            result = CheckResult(False, True, result.message.replace(
+                "; using the reference", ". These are softmax's values: use s(x) = x + 1 (x >= 0), "
+                "1 / (1 - x) (x < 0) in place of exp(x); using the reference"))
+    return _verdict(result, fn, reference_stablemax_cross_entropy)
+
+
+def reference_ema_update(shadow: torch.Tensor, weight: torch.Tensor, decay: float) -> torch.Tensor:
+    """One step of trm_lib.ema.EMA on a single weight: decay * shadow + (1 - decay) * weight."""
+    holder = torch.nn.Module()
+    holder.w = torch.nn.Parameter(shadow.detach().clone())
+    ema = EMA(holder, decay)
+    with torch.no_grad():
+        holder.w.copy_(weight)
+    ema.update(holder)
+    return ema.shadow[0]
+
+
+def _ema_inputs(g: torch.Generator) -> tuple:
+    decay = float(0.5 + 0.49 * torch.rand((), generator=g))
+    return torch.randn(4, 5, generator=g), torch.randn(4, 5, generator=g), decay
+
+
+def check_ema_update(fn: Callable) -> Callable:
+    """ema_update(shadow, weight, decay) -> the new shadow, against trm_lib.ema.EMA.update."""
+    result = run_check(fn, reference_ema_update, _ema_inputs, "ema_update", grad=False)
+    if not result.passed and result.attempted and "values differ" in result.message:
+        swapped = run_check(fn, lambda s, w, d: reference_ema_update(s, w, 1 - d), _ema_inputs, grad=False)
+        if swapped.passed:
+            result = CheckResult(False, True, result.message.replace(
+                "; using the reference", ". decay and 1 - decay are swapped: the shadow keeps `decay` of "
+                "itself and takes 1 - decay of the new weight; using the reference"))
+    return _verdict(result, fn, reference_ema_update)
+
 
 # ---- lessons 06-08: end to end and beyond -------------------------------------------------
 
