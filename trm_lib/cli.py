@@ -17,6 +17,7 @@ COMMANDS = {
     "eval": "trm_lib.cli_eval",
     "solve": "trm_lib.cli_solve",
     "bench": "trm_lib.cli_bench",
+    "ablate": "trm_lib.cli_ablate",
     "lessons": "trm_lib.cli_lessons",
 }
 
