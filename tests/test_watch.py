@@ -129,6 +129,7 @@ def test_the_solver_box_shows_bad_input_as_a_message_not_a_traceback(model_and_c
     box = PuzzleSolver(model, cfg, n_steps=3)
     assert box.solve("11..............") is None
     assert "Cannot solve this puzzle: the givens clash" in box.message.value
+    assert box.status == "Cannot solve this puzzle: the givens clash: digit 1 repeated in row 1; digit 1 repeated in box 1."
     assert box.viewer.widget.layout.display == "none"
     box.text.value = PUZZLE
     box.button.click()

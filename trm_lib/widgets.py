@@ -80,7 +80,8 @@ class PuzzleSolver:
         self.button = w.Button(description="solve step by step", button_style="primary",
                                layout=w.Layout(width="14em"))
         self.button.on_click(lambda _: self.solve())
-        self.message = w.HTML(f"<i>Type a {n}x{n} {cfg.task} ({hint}), then press the button.</i>")
+        self.status = f"Type a {n}x{n} {cfg.task} ({hint}), then press the button."  # the message, plain
+        self.message = w.HTML(f"<i>{html.escape(self.status)}</i>")
         self.viewer = StepViewer()
         self.viewer.widget.layout.display = "none"
         self.trace: Trace | None = None
@@ -99,15 +100,15 @@ class PuzzleSolver:
         self.trace = trace
         done = trace.solved_at()
         what = "a valid shortest path" if self.cfg.task == "maze" else "a valid solution"
-        self.message.value = (f"<b>Solved at step {done}</b> of {trace.n_steps}: {what} from there on." if done
-                              else f"<b>Not {what} after {trace.n_steps} steps.</b> Step through to see "
-                                   f"where it goes wrong.")
+        self.status = (f"Solved at step {done} of {trace.n_steps}: {what} from there on." if done
+                       else f"Not {what} after {trace.n_steps} steps. Step through to see where it goes wrong.")
+        self.message.value = f"<b>{html.escape(self.status)}</b>"
         self.viewer.widget.layout.display = None
         self.viewer.set_trace(trace)
         return trace
 
     def _fail(self, text: str) -> None:
-        self.trace = None
+        self.trace, self.status = None, text
         self.message.value = f"<span style='color:#b00020'>{html.escape(text)}</span>"
         self.viewer.widget.layout.display = "none"
         return None
