@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import torch
-from tqdm.auto import tqdm
-
 from trm_lib.augment import sample_batch
 from trm_lib.config import Config
 from trm_lib.device import autocast, pick_device
@@ -56,8 +54,8 @@ def fit(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
 
     Uses from `cfg.train`: seed, batch_size, lr, betas, weight_decay, optimizer, warmup_steps,
     loss, augment, max_steps and eval_every (the test set's first `eval_size` puzzles are
-    evaluated then, and at the end). The same cfg and seed give the same initial weights and
-    the same batches for every `model_class`.
+    evaluated then, and at the end; with `progress` each evaluation prints one line). The
+    same cfg and seed give the same initial weights and the same batches for every `model_class`.
     """
     t = cfg.train
     if (train_set.seq_len, train_set.vocab_size) != (cfg.model.seq_len, cfg.model.vocab_size):
@@ -73,8 +71,7 @@ def fit(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
     history: list[dict] = []
     sums = torch.zeros(3)  # loss, cells right, grids right
     start = time.monotonic()
-    for step in tqdm(range(1, t.max_steps + 1), desc=f"{cfg.name} {model_class.__name__}",
-                     disable=not progress, mininterval=5.0):
+    for step in range(1, t.max_steps + 1):
         set_learning_rate(optimizer, step - 1, t.warmup_steps)
         x, labels = sample_batch(train_set, t.batch_size, gen, augment=t.augment)
         with autocast(device):
@@ -95,8 +92,12 @@ def fit(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
             sums.zero_()
         if eval_set is not None and (step % t.eval_every == 0 or last):
             result = evaluate(model, eval_set, n_steps=1, device=device)
-            history.append({"step": step, "time_s": round(time.monotonic() - start, 2),
+            seconds = time.monotonic() - start
+            history.append({"step": step, "time_s": round(seconds, 2),
                             "eval": {"exact": result.exact, "cell": result.cell, "valid": result.valid}})
+            if progress:
+                print(f"{model_class.__name__} step {step:4d}/{t.max_steps}: test cell {result.cell:6.1%}, "
+                      f"exact {result.exact:6.1%} ({seconds:.0f} s)", flush=True)
     model.eval()
     return FitResult(model, time.monotonic() - start, history)
 
