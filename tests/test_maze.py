@@ -87,3 +87,42 @@ def test_dihedral_augmentation_keeps_the_path_valid_and_shortest():
 def test_unknown_character_is_named():
     with pytest.raises(ValueError, match="bad maze character 'x'"):
         mz.from_string("S  x   G ")
+
+
+def test_count_shortest_paths_counts_every_route_of_shortest_length():
+    flat = OPEN_3X3.reshape(-1)
+    assert mz.count_shortest_paths((flat != mz.WALL).tolist(), 3, 0, 8) == 6  # 4 moves, choose 2 downs
+    walled = grid(["S# ", " # ", "  G"]).reshape(-1)
+    assert mz.count_shortest_paths((walled != mz.WALL).tolist(), 3, 0, 8) == 1
+    assert mz.count_shortest_paths([True, False, False, True], 2, 0, 3) == 0  # unreachable
+
+
+def test_perfect_maze_has_exactly_one_path_longer_than_the_minimum():
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        maze, label, length = mz.generate_perfect_maze(9, 13, rng)
+        flat = maze.reshape(-1)
+        start, goal = int(np.flatnonzero(flat == mz.START)[0]), int(np.flatnonzero(flat == mz.GOAL)[0])
+        assert length > 13
+        assert mz.count_shortest_paths((flat != mz.WALL).tolist(), 9, start, goal) == 1
+        assert (label == mz.PATH).sum() == length - 1
+        assert mz.is_valid_shortest_path(maze, label)
+        assert (maze[1::2, 1::2] == mz.WALL).all()  # pillars between rooms
+        assert (maze[::2, ::2] != mz.WALL).all()  # every room is open
+
+
+def test_perfect_maze_is_a_spanning_tree_of_its_rooms():
+    walls = mz.spanning_tree_walls(11, np.random.default_rng(3))
+    open_cells = int((~walls).sum())
+    rooms = 6 * 6
+    assert open_cells == rooms + (rooms - 1)  # a tree on 36 rooms has 35 doors
+    dist = mz.bfs((~walls).reshape(-1).tolist(), 11, 0)
+    assert all(d >= 0 for d, w in zip(dist, walls.reshape(-1)) if not w)  # all connected
+
+
+def test_perfect_maze_needs_an_odd_size_and_is_reproducible():
+    with pytest.raises(ValueError, match="odd size"):
+        mz.generate_perfect_maze(10, 10, np.random.default_rng(0))
+    a = mz.generate_perfect_maze(9, 13, np.random.default_rng(7))
+    b = mz.generate_perfect_maze(9, 13, np.random.default_rng(7))
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])

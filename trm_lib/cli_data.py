@@ -1,7 +1,7 @@
 """`python -m trm_lib data ...`: generate puzzle sets and check puzzle files.
 
   data sudoku --size N --count K --seed S --out FILE [--hard] [--exclude TRAIN_FILE]
-  data maze   --size N [--min-path L] --count K --seed S --out FILE [--exclude TRAIN_FILE]
+  data maze   --size N [--perfect] [--min-path L] --count K --seed S --out FILE [--exclude TRAIN_FILE]
   data check  FILE [FILE ...]
 
 `--exclude` skips any puzzle equivalent (under the augmentations) to one in the given files,
@@ -35,10 +35,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="9x9 only: local search to a Sudoku-Extreme-like rating mix")
     s.add_argument("--min-clues", type=int, default=0,
                    help="stop removing clues at this many (default 0: minimal puzzles)")
-    m = sub.add_parser("maze", help="Maze-Hard style mazes")
+    m = sub.add_parser("maze", help="Maze-Hard style mazes, or perfect mazes (--perfect)")
     m.add_argument("--size", type=int, required=True)
+    m.add_argument("--perfect", action="store_true",
+                   help="a spanning tree of rooms (odd size): exactly one path from S to G")
     m.add_argument("--min-path", type=int, default=None,
-                   help="keep mazes whose shortest path is longer (default floor(110*N/30))")
+                   help="keep mazes whose shortest path is longer (default floor(110*N/30); "
+                        "N + N//2 with --perfect)")
     for q in (s, m):
         q.add_argument("--count", type=int, required=True)
         q.add_argument("--seed", type=int, required=True)
@@ -93,11 +96,13 @@ def sudoku_rows(args: argparse.Namespace, index: EquivalenceIndex, bar: tqdm) ->
 
 def maze_rows(args: argparse.Namespace, index: EquivalenceIndex, bar: tqdm) -> Iterator[tuple]:
     rng = np.random.default_rng(args.seed)
-    min_path = mz.default_min_path(args.size) if args.min_path is None else args.min_path
-    name = f"gen-maze{args.size}-seed{args.seed}"
+    default = mz.perfect_min_path if args.perfect else mz.default_min_path
+    min_path = default(args.size) if args.min_path is None else args.min_path
+    generate = mz.generate_perfect_maze if args.perfect else mz.generate_maze
+    name = f"gen-maze{args.size}{'perfect' if args.perfect else ''}-seed{args.seed}"
     made = 0
     while made < args.count:
-        maze, label, length = mz.generate_maze(args.size, min_path, rng)
+        maze, label, length = generate(args.size, min_path, rng)
         if not index.add(maze):
             _count_repeat(bar, args)
             continue
@@ -153,6 +158,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.size < 4:
             raise ValueError(f"--size {args.size} is too small for a maze; use 4 or more")
+        if args.perfect and args.size % 2 == 0:
+            raise ValueError(f"--perfect needs an odd --size (rooms on even rows and columns), "
+                             f"got {args.size}")
         task, make = "maze", maze_rows
     index = _index_of(task, args.size, args.exclude)
     start = time.time()

@@ -1,5 +1,7 @@
 """Mazes in the style of Maze-Hard: random walls, a far-apart start and goal, one shortest
-path as the label, and a checker that accepts *any* shortest path.
+path as the label, and a checker that accepts *any* shortest path. Also perfect mazes
+(a spanning tree of rooms), where exactly one path joins start and goal, so the label is
+the only answer: the small CPU set uses those.
 
 A maze is a numpy int array of shape (N, N) (or flat (N*N,)) holding the cell codes below,
 which are also the model's tokens (PAD = 0 is never stored in a grid).
@@ -132,6 +134,81 @@ def generate_maze(
         label[path[1:-1]] = PATH
         return maze.reshape(size, size), label.reshape(size, size), len(path) - 1
     raise ValueError(f"no {size}x{size} maze with a path longer than {min_path} in {max_tries} "
+                     "tries; lower the minimum path length")
+
+
+def perfect_min_path(size: int) -> int:
+    """Default minimum path length of an N x N perfect maze: N + N // 2 (9 x 9 -> 13)."""
+    return size + size // 2
+
+
+def count_shortest_paths(passable: list[bool], size: int, start: int, goal: int) -> int:
+    """How many different shortest paths join start and goal (0 if none)."""
+    dist = bfs(passable, size, start)
+    if dist[goal] < 0:
+        return 0
+    ways = [0] * (size * size)
+    ways[start] = 1
+    nbs = neighbours(size)
+    for v in sorted((v for v in range(size * size) if dist[v] > 0), key=dist.__getitem__):
+        ways[v] = sum(ways[u] for u in nbs[v] if dist[u] == dist[v] - 1)
+    return ways[goal]
+
+
+def spanning_tree_walls(size: int, rng: np.random.Generator) -> np.ndarray:
+    """(N, N) bool walls of a perfect maze, N odd: rooms on the even rows and columns, joined
+    by the doors of a random spanning tree (randomised Kruskal: try the doors between
+    neighbouring rooms in random order, open one when it joins two unconnected parts)."""
+    if size % 2 == 0:
+        raise ValueError(f"a perfect maze needs an odd size (rooms on even rows and columns), got {size}")
+    k = (size + 1) // 2  # rooms per side
+    walls = np.ones((size, size), dtype=bool)
+    walls[::2, ::2] = False
+    part = list(range(k * k))
+
+    def root(a: int) -> int:
+        while part[a] != a:
+            part[a] = part[part[a]]
+            a = part[a]
+        return a
+
+    doors = [(r, c, 0, 1) for r in range(k) for c in range(k - 1)] + \
+            [(r, c, 1, 0) for r in range(k - 1) for c in range(k)]
+    for i in rng.permutation(len(doors)):
+        r, c, dr, dc = doors[i]
+        a, b = root(r * k + c), root((r + dr) * k + c + dc)
+        if a != b:
+            part[a] = b
+            walls[2 * r + dr, 2 * c + dc] = False
+    return walls
+
+
+def generate_perfect_maze(
+    size: int, min_path: int, rng: np.random.Generator, max_tries: int = 1000
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """One perfect N x N maze (N odd) whose S-G path is longer than `min_path` moves.
+
+    Start is a random room; goal is uniform among the rooms more than `min_path` moves away;
+    a maze without such a room is redrawn. The path is unique, so the label is the answer.
+    Returns (maze (N, N), label (N, N), path length in moves).
+    """
+    for _ in range(max_tries):
+        walls = spanning_tree_walls(size, rng).reshape(-1)
+        cells = np.arange(size * size)
+        rooms = cells[(cells // size % 2 == 0) & (cells % size % 2 == 0)]
+        start = int(rng.choice(rooms))
+        dist = np.array(bfs((~walls).tolist(), size, start))
+        far = rooms[dist[rooms] > min_path]
+        if len(far) == 0:
+            continue
+        goal = int(rng.choice(far))
+        maze = np.where(walls, WALL, OPEN)
+        maze[start], maze[goal] = START, GOAL
+        label = maze.copy()
+        path = canonical_path((~walls).tolist(), size, start, goal)
+        label[path[1:-1]] = PATH
+        return maze.reshape(size, size), label.reshape(size, size), len(path) - 1
+    raise ValueError(f"no {size}x{size} perfect maze with a path longer than {min_path} in {max_tries} "
                      "tries; lower the minimum path length")
 
 
