@@ -9,8 +9,8 @@ $TRM data sudoku --size 4 --min-clues 7 --count 400 --seed 401 --out datasets/su
 $TRM data sudoku --size 4 --min-clues 7 --count 200 --seed 402 --out datasets/sudoku-4x4/test.csv.gz --exclude datasets/sudoku-4x4/train.csv.gz
 $TRM data sudoku --size 6 --count 2000 --seed 601 --out datasets/sudoku-6x6/train.csv.gz
 $TRM data sudoku --size 6 --count 1000 --seed 602 --out datasets/sudoku-6x6/test.csv.gz --exclude datasets/sudoku-6x6/train.csv.gz
-$TRM data maze --size 12 --count 1000 --seed 1201 --out datasets/maze-12x12/train.csv.gz
-$TRM data maze --size 12 --count 500 --seed 1202 --out datasets/maze-12x12/test.csv.gz --exclude datasets/maze-12x12/train.csv.gz
+$TRM data maze --size 9 --perfect --count 4000 --seed 901 --out datasets/maze-9x9/train.csv.gz
+$TRM data maze --size 9 --perfect --count 500 --seed 902 --out datasets/maze-9x9/test.csv.gz --exclude datasets/maze-9x9/train.csv.gz
 $TRM data maze --size 30 --min-path 110 --count 1000 --seed 3001 --out datasets/maze-30x30-hard/train.csv.gz
 $TRM data maze --size 30 --min-path 110 --count 1000 --seed 3002 --out datasets/maze-30x30-hard/test.csv.gz --exclude datasets/maze-30x30-hard/train.csv.gz
 $TRM data sudoku --size 9 --hard --count 1000 --seed 901 --out datasets/sudoku-9x9-hard/train.csv.gz

@@ -255,9 +255,9 @@ PRESETS: dict[str, Callable[[], Config]] = {
         "6x6 Sudoku (2x3 boxes) on a laptop CPU, MLP-t.",
         _cpu_train(max_steps=2500), n_sup=8, **_SMALL),
     "maze-small-cpu": lambda: _preset(
-        "maze-small-cpu", "maze", 12, "maze-12x12",
-        "12x12 mazes on a laptop CPU, attention + RoPE.",
-        _cpu_train(max_steps=4000), n_sup=8, num_heads=4, mixer="attention", **_SMALL),
+        "maze-small-cpu", "maze", 9, "maze-9x9",
+        "9x9 perfect mazes (one path from S to G) on a laptop CPU, MLP-t.",
+        _cpu_train(max_steps=3000), n_sup=8, mixer="mlp_t", **_SMALL),
 }
 
 
