@@ -44,3 +44,13 @@ def test_each_learner_notebook_matches_its_solved_lesson(solved):
 def test_every_learner_notebook_has_a_solved_lesson():
     orphans = {p.name for p in NOTEBOOKS.glob("*.ipynb")} - {p.name for p in SOLUTIONS.glob("*.ipynb")}
     assert not orphans, f"notebooks without a solved source in solutions/: {sorted(orphans)}"
+
+
+def test_learner_version_clears_the_stored_verdict_of_a_check_cell():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("rms_norm = check_rms_norm(rms_norm)",
+                                  outputs=[nbformat.v4.new_output("stream", text="✓ rms_norm matches\n")]),
+        nbformat.v4.new_code_cell("plot(x)", outputs=[nbformat.v4.new_output("stream", text="kept\n")]),
+    ])
+    out = learner_version(nb)
+    assert not out.cells[0].outputs and out.cells[1].outputs

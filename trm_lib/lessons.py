@@ -33,14 +33,23 @@ def strip_solutions(source: str) -> str:
     return _BLOCK.sub(lambda m: STUB.format(indent=m.group(1)), source)
 
 
+CHECK_CALL = re.compile(r"\bcheck_\w+\(")  # a call of one of trm_lib.exercises' checkers
+
+
 def learner_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The notebook a learner gets: solutions stubbed; the outputs of stubbed cells cleared."""
+    """The notebook a learner gets: solutions stubbed; the outputs of stubbed cells and of the
+    cells that check an exercise cleared (a stored "matches the reference" would be a pass the
+    learner has not earned yet)."""
     out = nbformat.from_dict(nb)
     for cell in out.cells:
-        if cell.cell_type == "code" and "### BEGIN SOLUTION" in cell.source:
+        if cell.cell_type != "code":
+            continue
+        if "### BEGIN SOLUTION" in cell.source:
             cell.source = strip_solutions(cell.source)
-            cell.outputs = []
-            cell.execution_count = None
+        elif not CHECK_CALL.search(cell.source):
+            continue
+        cell.outputs = []
+        cell.execution_count = None
     return out
 
 
