@@ -12,7 +12,7 @@ from trm_lib.live_plot import LivePlot
 from trm_lib.model import TRM
 from trm_lib.puzzle_text import parse_puzzle
 from trm_lib.train import train
-from trm_lib.watch import Trace, changes_per_step, pick_steps, plot_step, plot_trace, trace_puzzle, trace_text
+from trm_lib.watch import Trace, changes_per_step, describe_step, pick_steps, plot_step, plot_trace, trace_puzzle, trace_text
 from trm_lib.widgets import PuzzleSolver, StepViewer
 
 PUZZLE = "..2.2.1..3......"  # 4x4, unique solution 3124 2413 1342 4231
@@ -104,7 +104,7 @@ def test_maze_traces_draw_with_changes_and_mistakes_marked():
     assert trace.wrong(1).sum() == 6 and not trace.solved(1) and trace.solved(2)
     fig = plot_trace(trace)
     assert len(fig.axes) == 3 and pick_steps(trace) == [1, 2]
-    assert "step 2 of 2, 6 cells changed, 0 wrong" in fig.texts[0].get_text() if fig.texts else True
+    assert describe_step(trace, 2).startswith("step 2 of 2, 6 cells changed, 0 wrong")
     step_fig = plot_step(trace, 2)
     assert "a valid shortest path" in step_fig.texts[0].get_text() and n == trace.size
 
@@ -157,3 +157,10 @@ def test_the_live_plot_collects_every_record_that_train_logs():
     live.finish()
     assert live.history == result.history and live.draws == len(result.history) + 1
     assert sum("eval" in r for r in live.history) == 2
+
+
+def test_one_changed_cell_is_singular():
+    question = torch.tensor([3, 2, 2, 4])
+    first, label = torch.tensor([3, 5, 2, 4]), torch.tensor([3, 2, 2, 4])
+    trace = Trace("maze", question, torch.stack([first, label]), torch.tensor([0.1, 0.8]), label)
+    assert describe_step(trace, 2).startswith("step 2 of 2, 1 cell changed, 0 wrong")

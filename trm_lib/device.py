@@ -42,7 +42,7 @@ def describe(device: torch.device) -> str:
     elif device.type == "mps":
         what = "mps (Apple GPU), float32"
     else:
-        what = f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads), float32"
+        what = f"cpu ({platform.processor() or platform.machine()}, {_count(torch.get_num_threads(), 'thread')}), float32"
     return f"trm_lib on {what} | torch {torch.__version__}"
 
 
@@ -64,3 +64,8 @@ def maybe_compile(module: nn.Module, enabled: bool) -> nn.Module:
     if enabled:
         module.compile()
     return module
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 thread', '2 threads'."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")

@@ -134,7 +134,8 @@ def describe_step(trace: Trace, step: int) -> str:
     i = trace._index(step)
     parts = [f"step {step} of {trace.n_steps}"]
     if i > 0:
-        parts.append(f"{int(trace.changed[i].sum())} cells changed")
+        changed = int(trace.changed[i].sum())
+        parts.append(f"{changed} cell{'' if changed == 1 else 's'} changed")
     wrong = trace.wrong(step)
     if wrong is not None:
         parts.append(f"{int(wrong.sum())} wrong")
