@@ -21,10 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
-from trm_lib.act import evaluate_steps
 from trm_lib.config import Config
-from trm_lib.device import autocast
-from trm_lib.evaluate import evaluate, is_valid
+from trm_lib.evaluate import evaluate
 from trm_lib.puzzles import PuzzleSet
 
 
@@ -35,33 +33,16 @@ class ScalingCurve:
     valid: list[float]  # fraction whose answer obeys the rules (any valid solution counts)
 
 
-@torch.no_grad()
 def scaling_curve(model: torch.nn.Module, puzzles: PuzzleSet, n_steps: int, batch_size: int = 500,
-                      device: torch.device | str | None = None) -> ScalingCurve:
+                  device: torch.device | str | None = None) -> ScalingCurve:
     """Exact and valid accuracy after each of `n_steps` supervision steps, run without halting.
 
     Past the n_sup the model trained with, this is test-time scaling: the same weights,
     more thinking.
     """
-    device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    preds = [[] for _ in range(n_steps)]
-    for start in range(0, len(puzzles), batch_size):
-        x = puzzles.inputs[start:start + batch_size].to(device)
-        with autocast(device):
-            outs = evaluate_steps(model, x, n_steps)
-        for k, out in enumerate(outs):
-            preds[k].append(out.logits.argmax(-1).cpu())
-    model.train(was_training)
-    labels, questions = puzzles.labels.cpu(), puzzles.inputs.cpu().numpy()
-    exact, valid = [], []
-    for k in range(n_steps):
-        p = torch.cat(preds[k])
-        exact.append((p == labels).all(-1).sum().item() / len(p))  # counted like valid, so the two compare exactly
-        p = p.numpy()
-        valid.append(sum(is_valid(puzzles.task, questions[i], p[i]) for i in range(len(p))) / len(p))
-    return ScalingCurve(list(range(1, n_steps + 1)), exact, valid)
+    result = evaluate(model, puzzles, n_steps, batch_size, torch.device(device) if device else None,
+                      valid_per_step=True)
+    return ScalingCurve(list(range(1, n_steps + 1)), result.exact_per_step, result.valid_per_step)
 
 
 @dataclass(frozen=True)

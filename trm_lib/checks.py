@@ -29,6 +29,28 @@ class CheckResult:
         return self.message
 
 
+def verdict(result: CheckResult, yours: Any, reference: Any) -> Any:
+    """Print the check's one line; hand back the learner's function if it passed, else the reference."""
+    print(result)
+    return yours if result.passed else reference
+
+
+def not_attempted(name: str) -> CheckResult:
+    return CheckResult(False, False, f"{name}: not attempted yet, using the reference")
+
+
+def failed(name: str, problem: str) -> CheckResult:
+    return CheckResult(False, True, f"✗ {name}: {problem}; using the reference for now")
+
+
+def raised(name: str, err: BaseException, on: str = "", message: str | None = None, hint: str = "") -> CheckResult:
+    """The learner's code raised: its type, message (or `message`) and line, no traceback."""
+    where = f" on {on}" if on else ""
+    text = str(err) if message is None else message
+    return CheckResult(False, True, f"✗ {name} raised {type(err).__name__}{where}: {text}{_where_raised(err)}{hint}; "
+                                    "using the reference for now")
+
+
 def _where_raised(err: BaseException) -> str:
     """' (line N of your code)' for the innermost frame outside torch and this module."""
     frames = [f for f in traceback.extract_tb(err.__traceback__)
@@ -88,18 +110,16 @@ def run_check(yours: Callable, reference: Callable, make_inputs: Inputs, name: s
         try:
             mine = yours(*mine_args)
         except NotImplementedError:
-            return CheckResult(False, False, f"{name}: not attempted yet, using the reference")
+            return not_attempted(name)
         except Exception as err:  # the learner's bug: say what and where, no traceback
-            return CheckResult(False, True, f"✗ {name} raised {type(err).__name__}: {err}{_where_raised(err)}; "
-                                            f"using the reference for now")
+            return raised(name, err)
         expected = reference(*ref_args)
         problem = compare(mine, expected, atol, rtol)
         if problem is None and grad:
             problem = _compare_grads(mine, expected, mine_args, ref_args, g, atol, rtol, arg_names)
         if problem is not None:
             shapes = ", ".join(str(tuple(a.shape)) for a in args if isinstance(a, torch.Tensor))
-            return CheckResult(False, True, f"✗ {name}: {problem} (trial {trial + 1}, inputs of shape {shapes}); "
-                                            f"using the reference for now")
+            return failed(name, f"{problem} (trial {trial + 1}, inputs of shape {shapes})")
     return CheckResult(True, True, f"✓ {name} matches the reference on {trials} random inputs"
                                    + (" (values and gradients)" if grad else ""))
 

@@ -35,10 +35,13 @@ class EvalResult:
     halt_prob_per_step: list[float] = field(default_factory=list)  # mean sigmoid(q_halt)
     halt_step_mean: float = 0.0  # mean first step with q_halt > 0 (n_steps if never)
     predictions: torch.Tensor | None = None  # (P, S) tokens after the last step, on CPU
+    valid_per_step: list[float] | None = None  # only when asked for: validity is checked on the CPU
 
     def summary(self) -> dict:
         d = asdict(self)
         d.pop("predictions")
+        if d["valid_per_step"] is None:
+            d.pop("valid_per_step")
         return d
 
     def __str__(self) -> str:
@@ -55,8 +58,13 @@ def is_valid(task: str, question: np.ndarray, prediction: np.ndarray) -> bool:
 
 @torch.no_grad()
 def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_size: int = 256,
-             device: torch.device | None = None, check_validity: bool = True) -> EvalResult:
-    """Run every puzzle for `n_steps` supervision steps (default: the model's n_sup)."""
+             device: torch.device | None = None, check_validity: bool = True,
+             valid_per_step: bool = False) -> EvalResult:
+    """Run every puzzle for `n_steps` supervision steps (default: the model's n_sup).
+
+    `valid_per_step` also checks the answer after every step by the task's rules (test-time
+    scaling curves); by default only the last step's answer is checked.
+    """
     device = device or next(model.parameters()).device
     n_steps = model.cfg.n_sup if n_steps is None else n_steps
     if n_steps < 1:
@@ -68,7 +76,7 @@ def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_s
     cell = torch.zeros(n_steps, device=device)
     halt_prob = torch.zeros(n_steps, device=device)
     halt_step = torch.zeros((), device=device)
-    preds = []
+    preds = [[] for _ in range(n_steps if valid_per_step else 1)]  # per step, or the last one only
     for start in range(0, P, batch_size):
         x = puzzles.inputs[start:start + batch_size].to(device)
         y = puzzles.labels[start:start + batch_size].to(device)
@@ -82,20 +90,27 @@ def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_s
             halt_prob[k] += torch.sigmoid(out.q_halt).sum()
             wants = (out.q_halt > 0) & (first_halt == n_steps)
             first_halt = torch.where(wants, float(k + 1), first_halt)
+            if valid_per_step:
+                preds[k].append(pred.cpu())
         halt_step += first_halt.sum()
-        preds.append(pred.cpu())
+        if not valid_per_step:
+            preds[0].append(pred.cpu())
     model.train(was_training)
-    predictions = torch.cat(preds) if preds else torch.zeros(0, puzzles.seq_len, dtype=torch.long)
-    valid = float("nan")
-    if check_validity and P:
-        q = puzzles.inputs.cpu().numpy()
-        p = predictions.numpy()
-        valid = sum(is_valid(puzzles.task, q[i], p[i]) for i in range(P)) / P
-    exact_l = (exact / max(P, 1)).tolist()
+    per_step = [torch.cat(p) if p else torch.zeros(0, puzzles.seq_len, dtype=torch.long) for p in preds]
+    predictions = per_step[-1]
+    q = puzzles.inputs.cpu().numpy()
+
+    def valid_share(p: torch.Tensor) -> float:
+        p = p.numpy()
+        return sum(is_valid(puzzles.task, q[i], p[i]) for i in range(P)) / P
+
+    valid = valid_share(predictions) if check_validity and P else float("nan")
+    valid_l = [valid_share(p) for p in per_step] if valid_per_step and P else None
+    exact_l = [c / max(P, 1) for c in exact.tolist()]  # counts / P, exactly as `valid` is computed
     cell_l = (cell / max(P, 1)).tolist()
     return EvalResult(
         n_puzzles=P, n_steps=n_steps, exact=exact_l[-1], cell=cell_l[-1], valid=valid,
         exact_per_step=exact_l, cell_per_step=cell_l,
         halt_prob_per_step=(halt_prob / max(P, 1)).tolist(),
-        halt_step_mean=(halt_step / max(P, 1)).item(), predictions=predictions,
+        halt_step_mean=(halt_step / max(P, 1)).item(), predictions=predictions, valid_per_step=valid_l,
     )

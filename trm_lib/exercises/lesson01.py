@@ -1,20 +1,19 @@
 """Checkers of lesson 01, the MLP block: RMSNorm, SwiGLU, the post-norm mixer block."""
 from __future__ import annotations
 
+import itertools
 from typing import Any, Callable
 
 import torch
-
-from trm_lib.checks import run_check
-
-# The learner's modules get the reference's weights (torch.func.functional_call), so values
-# and gradients, for the input and for every weight, can be compared exactly.
-import itertools
-
 import torch.nn.functional as F
 
 from trm_lib import layers
-from trm_lib.checks import CheckResult, compare
+from trm_lib.checks import CheckResult, compare, failed, not_attempted, run_check, verdict
+
+
+# The learner's modules get the reference's weights (torch.func.functional_call), so values
+# and gradients, for the input and for every weight, can be compared exactly.
+
 
 def _cycling(*makers: Callable[[torch.Generator], tuple]) -> Callable[[], Callable]:
     """A factory of input makers that take turns, so each trial tests a different case."""
@@ -40,15 +39,6 @@ def _with_hint(result: CheckResult, yours: Callable, variants: list[tuple[str, C
     return result
 
 
-def _report(result: CheckResult, yours: Any, reference: Any) -> Any:
-    print(result)
-    return yours if result.passed else reference
-
-
-def _fail(name: str, problem: str) -> CheckResult:
-    return CheckResult(False, True, f"✗ {name}: {problem}; using the reference for now")
-
-
 def check_rms_norm(fn: Callable) -> Callable:
     """rms_norm(h, eps=1e-5) against trm_lib.layers.rms_norm: values and gradients at three
     scales (a tiny one, where eps matters), then a float16 input (computed in float32?)."""
@@ -65,8 +55,8 @@ def check_rms_norm(fn: Callable) -> Callable:
     if result.passed:
         problem = _half_precision_problem(fn)
         if problem:
-            result = _fail("rms_norm", problem)
-    return _report(result, fn, layers.rms_norm)
+            result = failed("rms_norm", problem)
+    return verdict(result, fn, layers.rms_norm)
 
 
 def _half_precision_problem(fn: Callable) -> str | None:
@@ -95,16 +85,16 @@ def _check_module(name: str, yours_cls: Any, reference_cls: Callable, sizes: lis
         try:
             yours = yours_cls(*size)
         except NotImplementedError:
-            return CheckResult(False, False, f"{name}: not attempted yet, using the reference")
+            return not_attempted(name)
         except Exception as err:
-            return _fail(call, f"building it raised {type(err).__name__}: {err}")
+            return failed(call, f"building it raised {type(err).__name__}: {err}")
         with torch.random.fork_rng():
             torch.manual_seed(0)
             ref = reference_cls(*size)
         params = dict(ref.named_parameters())
         problem = _parameter_problem(yours, params, shape_hint)
         if problem:
-            return _fail(call, problem)
+            return failed(call, problem)
         names = list(params)
 
         def as_function(module: torch.nn.Module) -> Callable:
@@ -116,7 +106,7 @@ def _check_module(name: str, yours_cls: Any, reference_cls: Callable, sizes: lis
         result = run_check(as_function(yours), as_function(ref), inputs(), call, arg_names=["the input"] + names)
         result = _with_hint(result, as_function(yours), variants(size), inputs, name=call)
         if not result.attempted:
-            return CheckResult(False, False, f"{name}: not attempted yet, using the reference")
+            return not_attempted(name)
         if not result.passed:
             return result
     return CheckResult(True, True, f"✓ {name} matches the reference at {len(sizes)} sizes "
@@ -153,7 +143,7 @@ def check_swiglu(cls: Any) -> Any:
         lambda size: [("the gate is the FIRST half of gate_up's output: down(silu(gate) * up)",
                        lambda x, gu, d: _swiglu_f(x, gu, d, swap=True))],
         shape_hint=": the hidden width is round(expansion * width * 2/3) rounded UP to a multiple of 256")
-    return _report(result, cls, layers.SwiGLU)
+    return verdict(result, cls, layers.SwiGLU)
 
 
 class ReferenceMixerBlock(layers.Block):
@@ -186,4 +176,4 @@ def check_mixer_block(cls: Any) -> Any:
     result = _check_module(
         "MixerBlock", cls, ReferenceMixerBlock, [(16, 11, 2.0, 1e-5), (32, 20, 4.0, 1e-5)],
         lambda g, size: torch.randn(2, size[1], size[0], generator=g), _block_mistakes)
-    return _report(result, cls, ReferenceMixerBlock)
+    return verdict(result, cls, ReferenceMixerBlock)

@@ -1,19 +1,20 @@
 """Checkers of lesson 02, latent recursion: `latent_recursion` and `deep_recursion`."""
 from __future__ import annotations
 
-from typing import Callable
+from types import SimpleNamespace
+from typing import Any, Callable
 
 import torch
 
-from trm_lib.checks import CheckResult, run_check
-from trm_lib.exercises.lesson01 import _fail, _report, _with_hint
+from trm_lib.checks import CheckResult, failed, not_attempted, run_check, verdict
+from trm_lib.config import ModelConfig
+from trm_lib.exercises.lesson01 import _with_hint
+from trm_lib.model import TRM
+
 
 # The learner's functions take the network (and the head) as arguments; the reference is
 # TRM's own methods, run on that same network through a stand-in for the model.
-from types import SimpleNamespace
 
-from trm_lib.config import ModelConfig
-from trm_lib.model import TRM
 
 def _stand_in(net: Callable, head: Callable | None, T: int, n: int) -> SimpleNamespace:
     """Just enough of a TRM to run TRM's own recursion methods on `net` (and `head`)."""
@@ -43,22 +44,24 @@ def _detach_problem(yours: Callable, name: str, T: int) -> CheckResult:
     try:
         y_out, z_out, logits = yours(x, y, z)
         if y_out.requires_grad or z_out.requires_grad:
-            return _fail(name, "the y and z you return still carry gradients; return y.detach() and z.detach(), "
+            return failed(name, "the y and z you return still carry gradients; return y.detach() and z.detach(), "
                                "so the next supervision step starts a fresh graph")
         grads = torch.autograd.grad(logits.sum(), [y, z], allow_unused=True) if logits.requires_grad else ()
     except Exception as err:
-        return _fail(name, f"raised {type(err).__name__}: {err}")
+        return failed(name, f"raised {type(err).__name__}: {err}")
     if T > 1 and any(gr is not None and bool(gr.abs().sum() > 0) for gr in grads):
-        return _fail(name, "gradients reach the starting y and z, so more than the last recursion kept its graph; "
+        return failed(name, "gradients reach the starting y and z, so more than the last recursion kept its graph; "
                            "run the first T-1 recursions inside torch.no_grad()")
     return CheckResult(True, True, "")
 
 
-def _tiny_trm(T: int = 1, n: int = 1) -> TRM:
-    """A TRM with 2 + 9 positions of width 16; the same weights for every T and n."""
+def tiny_trm(**changes: Any) -> TRM:
+    """A TRM of a few thousand weights on 3x3 'puzzles' (2 + 9 positions of width 16); the same
+    weights for every call, whatever the changes to T, n or the ablation switches."""
+    base = dict(vocab_size=5, seq_len=9, hidden_size=16, expansion=2.0, puzzle_emb_len=2, T=2, n=2, n_sup=4)
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        return TRM(ModelConfig(vocab_size=5, seq_len=9, hidden_size=16, expansion=2.0, puzzle_emb_len=2, T=T, n=n))
+        return TRM(ModelConfig(**{**base, **changes}))
 
 
 def _xyz(g: torch.Generator, shape: tuple = (2, 11, 16)) -> tuple:
@@ -69,7 +72,7 @@ def check_latent_recursion(fn: Callable) -> Callable:
     """latent_recursion(net, x, y, z, n) -> (y, z) against TRM.latent_recursion, for n = 1, 2, 3."""
     result = None
     for n in (1, 2, 3):
-        model = _tiny_trm(n=n)
+        model = tiny_trm(T=1, n=n)
         net = model.net
 
         def yours(x, y, z, n=n, net=net):
@@ -101,13 +104,13 @@ def check_latent_recursion(fn: Callable) -> Callable:
             ("the latent update sees the answer too: z = net(x + y + z)", no_y_in_latent),
         ], lambda: (lambda g: _xyz(g)), name=name, trials=2)
         if not result.attempted:
-            result = CheckResult(False, False, "latent_recursion: not attempted yet, using the reference")
+            result = not_attempted("latent_recursion")
         if not result.passed:
             break
     if result.passed:
         result = CheckResult(True, True, "✓ latent_recursion matches TRM.latent_recursion for n = 1, 2, 3 "
                                          "(values and gradients of x, y and z)")
-    return _report(result, fn, reference_latent_recursion)
+    return verdict(result, fn, reference_latent_recursion)
 
 
 def check_deep_recursion(fn: Callable) -> Callable:
@@ -116,7 +119,7 @@ def check_deep_recursion(fn: Callable) -> Callable:
     last recursion (none reach the starting y and z when T > 1)."""
     for T, n in ((1, 2), (2, 1), (3, 2)):
         name = f"deep_recursion (T={T}, n={n})"
-        model = _tiny_trm(T, n)
+        model = tiny_trm(T=T, n=n)
         net, P = model.net, model.cfg.puzzle_emb_len
 
         def head(h, model=model, P=P):  # the output head, on the puzzle's cells only
@@ -137,14 +140,14 @@ def check_deep_recursion(fn: Callable) -> Callable:
              lambda x, y, z, n=n, net=net, head=head: reference_deep_recursion(net, head, x, y, z, 1, n)),
         ], lambda: (lambda g: _xyz(g)), name=name, trials=2)
         if not result.attempted:
-            result = CheckResult(False, False, "deep_recursion: not attempted yet, using the reference")
+            result = not_attempted("deep_recursion")
         if result.passed:
             result = _detach_problem(yours, name, T)
         if result.passed:
             result = run_check(lambda x, y, z: yours(x, y, z)[2], lambda x, y, z: ref(x, y, z)[2],
                                lambda g: _xyz(g), name, trials=2, arg_names=["x", "the starting y", "the starting z"])
         if not result.passed:
-            return _report(result, fn, reference_deep_recursion)
-    return _report(CheckResult(True, True, "✓ deep_recursion matches TRM.deep_recursion for (T, n) = (1, 2), "
+            return verdict(result, fn, reference_deep_recursion)
+    return verdict(CheckResult(True, True, "✓ deep_recursion matches TRM.deep_recursion for (T, n) = (1, 2), "
                                            "(2, 1), (3, 2): values, detached (y, z), and gradients through the "
                                            "last recursion only"), fn, reference_deep_recursion)

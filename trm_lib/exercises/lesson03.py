@@ -6,35 +6,15 @@ from typing import Any, Callable
 
 import torch
 
-from trm_lib.checks import run_check
-
-# The learner's loop trains a copy of a tiny TRM, the reference loop (trm_lib.supervision)
-# another copy; an optimizer that records every gradient it applies lets the check say at
-# which supervision step, and in which weight, the two part ways.
-# Lessons 03-05 import what they use themselves, so their sections stand on their own.
-
-from trm_lib.checks import CheckResult, _where_raised, compare
-from trm_lib.config import ModelConfig
+from trm_lib.checks import CheckResult, compare, failed, not_attempted, raised, run_check, verdict
+from trm_lib.exercises.lesson02 import tiny_trm
 from trm_lib.model import TRM
 from trm_lib.supervision import deep_supervision as reference_deep_supervision
 
 
-def _verdict(result: CheckResult, yours: Any, reference: Any) -> Any:
-    """Print the check's one line; hand back the learner's function if it passed, else the reference."""
-    print(result)
-    return yours if result.passed else reference
-
-
-def _wrong(name: str, problem: str) -> CheckResult:
-    return CheckResult(False, True, f"✗ {name}: {problem}; using the reference for now")
-
-
-def _small_trm(**changes: Any) -> TRM:
-    """A TRM of a few thousand weights on 3x3 'puzzles', the same for every call with the same changes."""
-    base = dict(vocab_size=5, seq_len=9, hidden_size=16, expansion=2.0, puzzle_emb_len=2, T=2, n=2, n_sup=4)
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        return TRM(ModelConfig(**{**base, **changes}))
+# The learner's loop trains a copy of a tiny TRM, the reference loop (trm_lib.supervision)
+# another copy; an optimizer that records every gradient it applies lets the check say at
+# which supervision step, and in which weight, the two part ways.
 
 
 class _RecordingSGD(torch.optim.SGD):
@@ -58,8 +38,7 @@ def _raised(name: str, err: Exception) -> CheckResult:
     if "backward through the graph a second time" in text:
         hint = ("; the carry still holds the graph of the step before: carry y.detach() and z.detach() "
                 "into the next step")
-    return CheckResult(False, True, f"✗ {name} raised {type(err).__name__}: {text}{_where_raised(err)}{hint}; "
-                                    "using the reference for now")
+    return raised(name, err, message=text, hint=hint)
 
 
 def _supervision_problem(mine: Any, expected: list[float], opt_m: _RecordingSGD, opt_r: _RecordingSGD) -> str | None:
@@ -92,7 +71,7 @@ def check_deep_supervision(fn: Callable) -> Callable:
     with T = 1 (where a missing detach breaks the second backward) and T = 2."""
     name = "deep_supervision"
     for T in (1, 2):
-        model = _small_trm(T=T)
+        model = tiny_trm(T=T)
         g = torch.Generator().manual_seed(T)
         inputs, labels = torch.randint(1, 5, (4, 9), generator=g), torch.randint(1, 5, (4, 9), generator=g)
         mine_model, ref_model = copy.deepcopy(model), copy.deepcopy(model)
@@ -100,15 +79,15 @@ def check_deep_supervision(fn: Callable) -> Callable:
         try:
             mine = fn(mine_model, inputs, labels, 3, opt_m)
         except NotImplementedError:
-            return _verdict(CheckResult(False, False, f"{name}: not attempted yet, using the reference"),
+            return verdict(not_attempted(name),
                            fn, reference_deep_supervision)
         except Exception as err:
-            return _verdict(_raised(name, err), fn, reference_deep_supervision)
+            return verdict(_raised(name, err), fn, reference_deep_supervision)
         expected = reference_deep_supervision(ref_model, inputs, labels, 3, opt_r)
         problem = _supervision_problem(mine, expected, opt_m, opt_r)
         if problem:
-            return _verdict(_wrong(f"{name} (T={T})", problem), fn, reference_deep_supervision)
-    return _verdict(CheckResult(True, True, f"✓ {name} matches trm_lib on a tiny TRM with T = 1 and T = 2: "
+            return verdict(failed(f"{name} (T={T})", problem), fn, reference_deep_supervision)
+    return verdict(CheckResult(True, True, f"✓ {name} matches trm_lib on a tiny TRM with T = 1 and T = 2: "
                                            "the loss of every step and every gradient applied"),
                    fn, reference_deep_supervision)
 
@@ -121,7 +100,7 @@ def reference_one_step_gradient(model: TRM, x: torch.Tensor, y: torch.Tensor, z:
 def check_one_step_gradient(fn: Callable) -> Callable:
     """one_step_gradient_recursion(model, x, y, z) -> (y, z) against TRM with gradient="one_step":
     the values and the gradients reaching x, y and z (inputs 0, 1 and 2)."""
-    model = _small_trm(n=3, gradient="one_step")
+    model = tiny_trm(n=3, gradient="one_step")
     result = run_check(lambda x, y, z: fn(model, x, y, z),
                        lambda x, y, z: reference_one_step_gradient(model, x, y, z),
                        lambda g: tuple(torch.randn(2, 11, 16, generator=g) for _ in range(3)),
@@ -131,4 +110,4 @@ def check_one_step_gradient(fn: Callable) -> Callable:
             "; using the reference", ". Inputs 0, 1, 2 are x, y, z: only the last latent update and the answer "
             "update may carry gradients, the n-1 latent updates before them run under torch.no_grad(); "
             "using the reference"))
-    return _verdict(result, fn, reference_one_step_gradient)
+    return verdict(result, fn, reference_one_step_gradient)

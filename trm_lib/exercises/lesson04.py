@@ -2,19 +2,18 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import fields as _fields
 from typing import Any, Callable
 
 import torch
 
-from trm_lib.checks import CheckResult, compare, run_check
-from trm_lib.model import TRM
-from trm_lib.exercises.lesson03 import _raised, _small_trm, _verdict, _wrong
-
-from dataclasses import fields as _fields
-
 from trm_lib.act import Carry, initial_carry
 from trm_lib.act import refill as reference_refill
+from trm_lib.checks import CheckResult, compare, failed, not_attempted, run_check, verdict
+from trm_lib.exercises.lesson02 import tiny_trm
+from trm_lib.exercises.lesson03 import _raised
 from trm_lib.losses import trm_loss
+from trm_lib.model import TRM
 
 
 def reference_halt_loss(logits: torch.Tensor, labels: torch.Tensor, q_halt: torch.Tensor) -> torch.Tensor:
@@ -41,7 +40,7 @@ def check_halt_loss(fn: Callable) -> Callable:
             "; using the reference", ". The target is 1 only where EVERY cell of the grid is right "
             "(a grid right in 8 of 9 cells has target 0), and q_halt is a logit: "
             "binary_cross_entropy_with_logits; using the reference"))
-    return _verdict(result, fn, reference_halt_loss)
+    return verdict(result, fn, reference_halt_loss)
 
 
 def _refill_case(g: torch.Generator, model: TRM) -> tuple[Carry, torch.Tensor, torch.Tensor]:
@@ -77,21 +76,21 @@ def _refill_problem(mine: Any, expected: Carry, halted: torch.Tensor) -> str | N
 def check_refill(fn: Callable) -> Callable:
     """refill(model, carry, inputs, labels) -> Carry, against trm_lib.act.refill, field by field."""
     name = "refill"
-    model = _small_trm()
+    model = tiny_trm()
     g = torch.Generator().manual_seed(0)
     for _ in range(2):
         carry, inputs, labels = _refill_case(g, model)
         try:
             mine = fn(model, copy.deepcopy(carry), inputs.clone(), labels.clone())
         except NotImplementedError:
-            return _verdict(CheckResult(False, False, f"{name}: not attempted yet, using the reference"),
+            return verdict(not_attempted(name),
                            fn, reference_refill)
         except Exception as err:
-            return _verdict(_raised(name, err), fn, reference_refill)
+            return verdict(_raised(name, err), fn, reference_refill)
         expected = reference_refill(model, copy.deepcopy(carry), inputs, labels)
         problem = _refill_problem(mine, expected, carry.halted)
         if problem:
-            return _verdict(_wrong(name, problem), fn, reference_refill)
-    return _verdict(CheckResult(True, True, f"✓ {name} matches trm_lib.act.refill on two carries "
+            return verdict(failed(name, problem), fn, reference_refill)
+    return verdict(CheckResult(True, True, f"✓ {name} matches trm_lib.act.refill on two carries "
                                            "(halted slots refilled and reset, the others untouched)"),
                    fn, reference_refill)

@@ -5,9 +5,7 @@ from typing import Callable
 
 import torch
 
-from trm_lib.checks import CheckResult, run_check
-from trm_lib.exercises.lesson03 import _verdict
-
+from trm_lib.checks import CheckResult, run_check, verdict
 from trm_lib.ema import EMA
 from trm_lib.losses import cell_cross_entropy
 
@@ -32,7 +30,7 @@ def check_stablemax_cross_entropy(fn: Callable) -> Callable:
             result = CheckResult(False, True, result.message.replace(
                 "; using the reference", ". These are softmax's values: use s(x) = x + 1 (x >= 0), "
                 "1 / (1 - x) (x < 0) in place of exp(x); using the reference"))
-    return _verdict(result, fn, reference_stablemax_cross_entropy)
+    return verdict(result, fn, reference_stablemax_cross_entropy)
 
 
 def reference_ema_update(shadow: torch.Tensor, weight: torch.Tensor, decay: float) -> torch.Tensor:
@@ -60,4 +58,4 @@ def check_ema_update(fn: Callable) -> Callable:
             result = CheckResult(False, True, result.message.replace(
                 "; using the reference", ". decay and 1 - decay are swapped: the shadow keeps `decay` of "
                 "itself and takes 1 - decay of the new weight; using the reference"))
-    return _verdict(result, fn, reference_ema_update)
+    return verdict(result, fn, reference_ema_update)

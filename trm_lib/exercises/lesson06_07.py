@@ -1,17 +1,14 @@
 """Checkers of lessons 06 and 07: the cells that changed, a configured run, the shortest-path check."""
 from __future__ import annotations
 
-
+import numpy as np
 import torch
 
-from trm_lib.checks import CheckResult, check_function
-
-import numpy as np
-
-from trm_lib.checkpoint import _flatten
-from trm_lib.checks import _where_raised
-from trm_lib.config import Config, get_preset
 from trm_lib import maze as _mz
+from trm_lib.checkpoint import _flatten
+from trm_lib.checks import CheckResult, check_function, failed, not_attempted, raised, verdict
+from trm_lib.config import Config, get_preset
+
 
 # lesson 06: Sudoku end to end
 
@@ -44,13 +41,12 @@ def _run_cases(fn, reference, cases: list[tuple[str, tuple]], name: str, same) -
         try:
             mine = fn(*args)
         except NotImplementedError:
-            return CheckResult(False, False, f"{name}: not attempted yet, using the reference")
+            return not_attempted(name)
         except Exception as err:
-            return CheckResult(False, True, f"✗ {name} raised {type(err).__name__} on {label}: {err}"
-                                            f"{_where_raised(err)}; using the reference for now")
+            return raised(name, err, on=label)
         problem = same(mine, reference(*args))
         if problem is not None:
-            return CheckResult(False, True, f"✗ {name}: on {label}, {problem}; using the reference for now")
+            return failed(name, f"on {label}, {problem}")
     return CheckResult(True, True, f"✓ {name} matches the reference on {len(cases)} cases")
 
 
@@ -69,8 +65,7 @@ def check_configure(fn):
     cases = [(f"configure{args}", args) for args in
              (("sudoku6-cpu", 1000, 100), ("sudoku4-cpu", 300, 50), ("sudoku-extreme-mlp", 65000, 5000))]
     result = _run_cases(fn, _configure_reference, cases, "configure", _same_config)
-    print(result)
-    return fn if result.passed else _configure_reference
+    return verdict(result, fn, _configure_reference)
 
 
 # lesson 07: mazes end to end
@@ -119,5 +114,4 @@ def check_is_shortest_path(fn):
         return None if bool(mine) == expected else f"yours says {bool(mine)}, expected {expected}"
 
     result = _run_cases(fn, _mz.is_valid_shortest_path, _maze_cases(), "is_shortest_path", same)
-    print(result)
-    return fn if result.passed else _mz.is_valid_shortest_path
+    return verdict(result, fn, _mz.is_valid_shortest_path)

@@ -1,17 +1,14 @@
 """Checkers of lesson 08, beyond the paper: the test-time scaling loop and the linear probe."""
 from __future__ import annotations
 
-
 import torch
 
-from trm_lib.checks import CheckResult, run_check
-
-# lesson 08: beyond the paper
+from trm_lib.act import evaluate_steps
+from trm_lib.checks import CheckResult, run_check, verdict
 
 
 def reference_exact_per_step(model, inputs: torch.Tensor, labels: torch.Tensor, n_steps: int) -> torch.Tensor:
     """(n_steps,) exact accuracy after each supervision step, every step run from the last one's (y, z)."""
-    from trm_lib.act import evaluate_steps
 
     outs = evaluate_steps(model, inputs, n_steps)
     return torch.stack([(o.logits.argmax(-1) == labels).all(-1).float().mean() for o in outs])
@@ -46,8 +43,7 @@ def check_exact_per_step(fn, n_steps: int = 10, puzzles_per_trial: int = 16):
         result = CheckResult(False, True, result.message.replace(
             "(trial", "(index k is the accuracy after step k + 1; does each step start from the last "
                       "one's y and z, and count a puzzle only when every cell is right?) (trial"))
-    print(result)
-    return fn if result.passed else reference_exact_per_step
+    return verdict(result, fn, reference_exact_per_step)
 
 
 def _probe_inputs(g: torch.Generator) -> tuple:
@@ -64,5 +60,4 @@ def check_fit_probe(fn):
     if not result.passed and result.attempted and "shape: yours (6, 4)" in result.message:
         result = CheckResult(False, True, result.message.replace(
             "; using", "; did you append the column of ones (the bias) to the features?; using"))
-    print(result)
-    return fn if result.passed else fit_probe
+    return verdict(result, fn, fit_probe)
