@@ -15,3 +15,7 @@ $TRM data maze --size 30 --min-path 110 --count 1000 --seed 3001 --out datasets/
 $TRM data maze --size 30 --min-path 110 --count 1000 --seed 3002 --out datasets/maze-30x30-hard/test.csv.gz --exclude datasets/maze-30x30-hard/train.csv.gz
 $TRM data sudoku --size 9 --hard --count 1000 --seed 901 --out datasets/sudoku-9x9-hard/train.csv.gz
 $TRM data sudoku --size 9 --hard --count 1000 --seed 902 --out datasets/sudoku-9x9-hard/test.csv.gz --exclude datasets/sudoku-9x9-hard/train.csv.gz
+$TRM data sudoku --size 9 --min-clues 26-34 --count 10000 --seed 911 --out datasets/sudoku-9x9/train.csv.gz
+$TRM data sudoku --size 9 --min-clues 30 --count 1000 --seed 912 --out datasets/sudoku-9x9/test.csv.gz --exclude datasets/sudoku-9x9/train.csv.gz
+$TRM data sudoku --size 9 --min-clues 28 --count 500 --seed 928 --out datasets/sudoku-9x9/test-28.csv.gz --exclude datasets/sudoku-9x9/train.csv.gz
+$TRM data sudoku --size 9 --count 500 --seed 920 --out datasets/sudoku-9x9/test-minimal.csv.gz --exclude datasets/sudoku-9x9/train.csv.gz

@@ -164,11 +164,27 @@ def test_shipped_file_passes_data_check(path):
 
 
 @pytest.mark.parametrize("folder", sorted({p.parent for p in SHIPPED}), ids=lambda p: p.name)
-def test_shipped_test_set_has_no_puzzle_equivalent_to_a_training_puzzle(folder):
-    train, test = load_puzzles(folder / "train.csv.gz"), load_puzzles(folder / "test.csv.gz")
-    grids = [[to_grid(t, train.task) for t in s.inputs] for s in (train, test)]
-    assert overlaps(grids[0], grids[1], train.task) == []
-    assert overlaps(grids[1], None, train.task) == []  # nor two equivalent test puzzles
+def test_shipped_test_sets_have_no_puzzle_equivalent_to_a_training_puzzle(folder):
+    train = load_puzzles(folder / "train.csv.gz")
+    tests = [load_puzzles(f) for f in sorted(folder.glob("test*.csv.gz"))]  # test.csv.gz and harder extras
+    grids = [[to_grid(t, train.task) for t in s.inputs] for s in (train, *tests)]
+    everything_tested = [g for test in grids[1:] for g in test]
+    assert overlaps(grids[0], everything_tested, train.task) == []
+    assert overlaps(everything_tested, None, train.task) == []  # nor two equivalent test puzzles
+
+
+def test_a_clue_range_draws_the_number_of_givens_for_each_puzzle(tmp_path):
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    out = tmp_path / "mix.csv"
+    args = parser.parse_args(["data", "sudoku", "--size", "9", "--min-clues", "28-32", "--count", "40",
+                              "--seed", "3", "--out", str(out)])
+    assert run(args) == 0
+    clues = (load_puzzles(out, verify=True).inputs > 1).sum(1)
+    assert clues.min() >= 28 and clues.max() <= 32 and len(set(clues.tolist())) >= 3
+    with pytest.raises(SystemExit):  # argparse reports the bad range and exits
+        parser.parse_args(["data", "sudoku", "--size", "9", "--min-clues", "32-28", "--count", "1",
+                           "--seed", "0", "--out", str(out)])
 
 
 def test_overlaps_finds_an_augmented_copy_and_a_repeat_within_a_file():

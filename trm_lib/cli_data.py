@@ -33,8 +33,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     s.add_argument("--size", type=int, required=True, choices=sorted(sd.BOX_SHAPES))
     s.add_argument("--hard", action="store_true",
                    help="9x9 only: local search to a Sudoku-Extreme-like rating mix")
-    s.add_argument("--min-clues", type=int, default=0,
-                   help="stop removing clues at this many (default 0: minimal puzzles)")
+    s.add_argument("--min-clues", type=_clue_range, default=(0, 0), metavar="N|LO-HI",
+                   help="stop removing clues at this many (default 0: minimal puzzles); "
+                        "LO-HI draws the number for each puzzle uniformly from LO..HI")
     m = sub.add_parser("maze", help="Maze-Hard style mazes, or perfect mazes (--perfect)")
     m.add_argument("--size", type=int, required=True)
     m.add_argument("--perfect", action="store_true",
@@ -51,6 +52,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     c = sub.add_parser("check", help="verify every row of puzzle files, print a summary")
     c.add_argument("files", nargs="+")
     return p
+
+
+def _clue_range(text: str) -> tuple[int, int]:
+    """'30' -> (30, 30); '26-34' -> (26, 34)."""
+    lo, sep, hi = text.partition("-")
+    try:
+        bounds = (int(lo), int(hi) if sep else int(lo))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number like 30 or a range like 26-34") from None
+    if not 0 <= bounds[0] <= bounds[1]:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected 0 <= LO <= HI")
+    return bounds
 
 
 def _index_of(task: str, size: int, files: list[str]) -> EquivalenceIndex:
@@ -83,7 +96,8 @@ def sudoku_rows(args: argparse.Namespace, index: EquivalenceIndex, bar: tqdm) ->
             h = generate_hard(rng, next_target_bin(counts))
             puzzle, solution, rating = h.puzzle, h.solution, h.rating
         else:
-            puzzle, solution = sd.generate_puzzle(args.size, rng, args.min_clues)
+            lo, hi = args.min_clues  # a fixed number draws nothing: older sets stay byte-identical
+            puzzle, solution = sd.generate_puzzle(args.size, rng, lo if lo == hi else rng.randint(lo, hi))
             rating = sd.rate(puzzle)
         if not index.add(puzzle):
             _count_repeat(bar, args)  # equivalent to a puzzle already held

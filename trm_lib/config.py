@@ -254,6 +254,10 @@ PRESETS: dict[str, Callable[[], Config]] = {
         "sudoku6-cpu", "sudoku", 6, "sudoku-6x6",
         "6x6 Sudoku (2x3 boxes) on a laptop CPU, MLP-t.",
         _cpu_train(max_steps=2500), n_sup=8, **_SMALL),
+    "sudoku9-cpu": lambda: _preset(
+        "sudoku9-cpu", "sudoku", 9, "sudoku-9x9",
+        "9x9 Sudoku of moderate difficulty (about 30 givens) on a laptop CPU, MLP-t.",
+        _cpu_train(max_steps=6000), n_sup=8, **{**_SMALL, "hidden_size": 128}),
     "maze-small-cpu": lambda: _preset(
         "maze-small-cpu", "maze", 9, "maze-9x9",
         "9x9 perfect mazes (one path from S to G) on a laptop CPU, MLP-t.",
