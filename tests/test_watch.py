@@ -12,7 +12,8 @@ from trm_lib.live_plot import LivePlot
 from trm_lib.model import TRM
 from trm_lib.puzzle_text import parse_puzzle
 from trm_lib.train import train
-from trm_lib.watch import Trace, changes_per_step, describe_step, pick_steps, plot_step, plot_trace, trace_puzzle, trace_text
+from trm_lib.watch import (Trace, changes_per_step, describe_step, pick_steps, plot_step, plot_trace,
+                           slowest_solved, trace_puzzle, trace_text)
 from trm_lib.widgets import PuzzleSolver, StepViewer
 
 PUZZLE = "..2.2.1..3......"  # 4x4, unique solution 3124 2413 1342 4231
@@ -164,3 +165,16 @@ def test_one_changed_cell_is_singular():
     first, label = torch.tensor([3, 5, 2, 4]), torch.tensor([3, 2, 2, 4])
     trace = Trace("maze", question, torch.stack([first, label]), torch.tensor([0.1, 0.8]), label)
     assert describe_step(trace, 2).startswith("step 2 of 2, 1 cell changed, 0 wrong")
+
+
+def test_slowest_solved_is_the_puzzle_that_became_right_for_good_last():
+    from types import SimpleNamespace
+    labels = torch.tensor([[1, 2], [3, 4], [5, 6]])
+    wrong = torch.tensor([9, 9])
+    # puzzle 0 right from step 1; puzzle 1 right at step 1, wrong at 2, right again from 3;
+    # puzzle 2 right from step 2 but wrong at the last step (not solved, never chosen)
+    answers = [torch.stack([labels[0], labels[1], wrong]),
+               torch.stack([labels[0], wrong, labels[2]]),
+               torch.stack([labels[0], labels[1], wrong])]
+    outs = [SimpleNamespace(logits=torch.nn.functional.one_hot(a, 10).float()) for a in answers]
+    assert slowest_solved(outs, labels) == 1

@@ -89,6 +89,14 @@ class Trace:
 
 
 @torch.no_grad()
+def slowest_solved(outs: list, labels: torch.Tensor) -> int:
+    """Index of the puzzle, among those right after the last step, that took the most steps to
+    become right for good. `outs` is `evaluate_steps(model, questions)`, `labels` (P, S)."""
+    right = torch.stack([(o.logits.argmax(-1).cpu() == labels.cpu()).all(-1) for o in outs])  # (steps, P)
+    solved_from = len(outs) + 1 - right.flip(0).int().cumprod(0).sum(0)  # first step from which it stays right
+    return int(torch.where(right[-1], solved_from, 0).argmax())
+
+
 def trace_puzzle(model: TRM, task: str, question: torch.Tensor, label: torch.Tensor | None = None,
                  n_steps: int | None = None) -> Trace:
     """Run every supervision step on one puzzle (tokens (S,)) and keep each decoded answer."""
