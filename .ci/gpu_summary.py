@@ -33,6 +33,12 @@ def _last_line(path: Path) -> str:
     return lines[-1] if lines else "(no output)"
 
 
+def _why_not(record: dict) -> dict:
+    """What stands in for the figures of a part that wrote none."""
+    reason = record.get("reason") or f"see logs/{record['part']}.log"
+    return {"missing": f"{record['status']}: {reason}"}
+
+
 def training_summary(metrics: list[dict], full_steps: int) -> dict | None:
     """Steps, time, the evaluations against minutes, and the full recipe's time at this rate."""
     if not metrics:
@@ -51,7 +57,7 @@ def summarise(out: Path, plan, records: list[dict], seconds: float) -> str:
     from trm_lib.config import get_preset
 
     env = _json(out / "env.json") or {}
-    bench = {r["part"].removeprefix("bench-"): _json(out / f"{r['part']}.json")
+    bench = {r["part"].removeprefix("bench-"): _json(out / f"{r['part']}.json") or _why_not(r)
              for r in records if r["part"].startswith("bench-")}
     full_steps = get_preset(plan.train_preset).train.max_steps
     train = training_summary(_jsonl(out / "metrics.jsonl"), full_steps)
@@ -81,8 +87,8 @@ def _lines(d: dict, plan) -> list[str]:
                  f"of peak  peak GiB  first call s | inference: of peak")
     peak = None
     for name, b in d["bench"].items():
-        if b is None:
-            lines.append(f"  {name:32s} (no result)")
+        if "missing" in b:
+            lines.append(f"  {name:32s} ({b['missing']})")
             continue
         mem = f"{b['peak_memory_bytes'] / 2**30:8.1f}" if b["peak_memory_bytes"] is not None else f"{'-':>8s}"
         lines.append(f"  {name:32s} {b['train_samples_steps_per_s']:22.0f} {b['train_seconds'] * 1000:9.1f} "

@@ -19,7 +19,7 @@ SPEC.loader.exec_module(gpu_check)
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu-check")
     done = subprocess.run([str(ROOT / ".ci" / "gpu-check"), "--tiny", str(out)], capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=1800)
     return out, done
 
 
@@ -65,6 +65,7 @@ def test_the_training_log_has_evaluations_and_the_bf16_weights_load(tiny_run):
     assert result.n_puzzles == 4
     summary = json.loads((out / "summary.json").read_text())
     assert summary["train"]["steps"] == records[-1]["step"] and summary["ema_mib"] < 16
+    assert summary["bench"]["maze-hard-att-compiled"] == {"missing": "skipped: no compiler run at toy size on the CPU"}
 
 
 def run_parts(tmp_path, *parts):
