@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from trm_lib.device import to_device
 from trm_lib.maze import dihedral_perms
 from trm_lib.puzzles import PuzzleSet
 from trm_lib.sudoku import BOX_SHAPES
@@ -57,12 +58,12 @@ def augment_batch(inputs: torch.Tensor, labels: torch.Tensor, task: str, size: i
     if task == "maze":
         perms = torch.as_tensor(dihedral_perms(size), device=generator.device)
         pick = torch.randint(8, (batch,), generator=generator, device=generator.device)
-        index = perms[pick].to(inputs.device)
+        index = to_device(perms[pick], inputs.device)
         return inputs.gather(1, index), labels.gather(1, index)
     if task != "sudoku":
         raise ValueError(f"unknown task {task!r}; expected 'sudoku' or 'maze'")
     index, token_map = sudoku_transforms(batch, size, generator)
-    index, token_map = index.to(inputs.device), token_map.to(inputs.device)
+    index, token_map = to_device(index, inputs.device), to_device(token_map, inputs.device)
     return (token_map.gather(1, inputs.gather(1, index)),
             token_map.gather(1, labels.gather(1, index)))
 
@@ -73,8 +74,8 @@ def sample_batch(puzzle_set: PuzzleSet, batch_size: int, generator: torch.Genera
 
     Returns (inputs, labels), each (B, N*N) long, on the puzzle set's device.
     """
-    pick = torch.randint(len(puzzle_set), (batch_size,), generator=generator,
-                         device=generator.device).to(puzzle_set.inputs.device)
+    pick = to_device(torch.randint(len(puzzle_set), (batch_size,), generator=generator,
+                                   device=generator.device), puzzle_set.inputs.device)
     x, y = puzzle_set.inputs[pick], puzzle_set.labels[pick]
     if augment:
         x, y = augment_batch(x, y, puzzle_set.task, puzzle_set.size, generator)

@@ -1,10 +1,17 @@
-"""`python -m trm_lib bench --preset NAME`: throughput, FLOPs per sample, and the fraction of
-a matrix-multiply peak measured in the same run (medians over timed repeats)."""
+"""`python -m trm_lib bench --preset NAME`: throughput, FLOPs per sample, peak memory, and the
+fraction of a matrix-multiply peak measured in the same run (medians over timed repeats).
+
+`--json FILE` also writes the figures as one JSON object (`.ci/gpu-check` collects them);
+`train.compile=true` measures the compiled network (the first call, compilation included,
+is timed separately as `first_call_s`).
+"""
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
@@ -17,6 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=None, help="default: the preset's (capped at 64 on CPU)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--device", default=None)
+    p.add_argument("--json", default=None, metavar="FILE", help="also write the figures to FILE as JSON")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="change a field, e.g. model.n=4")
     return p
 
@@ -26,8 +34,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _median_seconds(fn, device: torch.device, repeats: int) -> float:
-    fn()  # warm-up (and compilation, if any)
+def _median_seconds(fn, device: torch.device, repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):  # warm-up (and compilation, if any)
+        fn()
     times = []
     for _ in range(repeats):
         _sync(device)
@@ -95,41 +104,81 @@ def seconds_per_training_iteration(preset: str, device: torch.device | None = No
     return _median_seconds(TrainingIteration(cfg, device, batch_size or cfg.train.batch_size), device, repeats)
 
 
-def run(args: argparse.Namespace) -> int:
+def flops_per_sample_step(cfg, device: torch.device) -> tuple[int, int]:
+    """(training, inference) FLOPs of one sample and one supervision step, counted on an
+    uncompiled copy of the network (the counter sees every matmul and attention)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from trm_lib.device import autocast, banner, pick_device
+    from trm_lib.device import autocast
     from trm_lib.losses import trm_loss
-    from trm_lib.model import count_parameters
+    from trm_lib.model import TRM
 
-    device = pick_device(args.device)
-    banner(device)
-    cfg = get_preset(args.preset).with_overrides(args.overrides)
-    m = cfg.model
-    batch = args.batch_size or (cfg.train.batch_size if device.type == "cuda" else min(cfg.train.batch_size, 64))
-    step = TrainingIteration(cfg, device, batch)
-    model, x = step.model, step.x
-
-    with FlopCounterMode(display=False) as counter:  # one sample, one supervision step
-        one = x[:1]
+    model = TRM(cfg.model).to(device)
+    one = torch.randint(2, cfg.model.vocab_size, (1, cfg.model.seq_len), device=device)
+    with FlopCounterMode(display=False) as counter:
         with autocast(device):
             out = model(one)
             trm_loss(out.logits, one, out.q_halt).total.backward()
     train_flops = counter.get_total_flops()
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         with autocast(device):
-            model(x[:1])
-    infer_flops = counter.get_total_flops()
+            model(one)
+    return train_flops, counter.get_total_flops()
 
-    peak, peak_what = matmul_peak(device, args.repeats)
-    t_train = _median_seconds(step, device, args.repeats)
-    t_infer = _median_seconds(step.infer, device, args.repeats)
-    print(f"preset {cfg.name}: {count_parameters(model):,} parameters, batch {batch}, "
-          f"T={m.T} n={m.n}, {m.total_len} positions")
-    print(f"matmul peak: {peak / 1e12:.2f} TFLOP/s ({peak_what}, measured now)")
-    for name, seconds, flops in (("training", t_train, train_flops), ("inference", t_infer, infer_flops)):
+
+def measure(cfg, device: torch.device, batch: int, repeats: int = 5) -> dict:
+    """The bench figures of `cfg` at `batch` on `device`, as one flat dict (rates per second)."""
+    from trm_lib.device import describe
+    from trm_lib.model import count_parameters
+
+    train_flops, infer_flops = flops_per_sample_step(cfg, device)
+    peak, peak_what = matmul_peak(device, repeats)
+    step = TrainingIteration(cfg, device, batch)
+    _sync(device)
+    t = time.perf_counter()
+    step()  # the first call: compilation, if any, happens here
+    _sync(device)
+    first_call = time.perf_counter() - t
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    t_train = _median_seconds(step, device, repeats)
+    peak_memory = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+    t_infer = _median_seconds(step.infer, device, repeats)
+    m = cfg.model
+    result = dict(preset=cfg.name, device=describe(device), compile=cfg.train.compile, batch=batch,
+                  parameters=count_parameters(step.model), T=m.T, n=m.n, positions=m.total_len,
+                  repeats=repeats, first_call_s=first_call, peak_flops=peak, peak_what=peak_what,
+                  peak_memory_bytes=peak_memory)
+    for name, seconds, flops in (("train", t_train, train_flops), ("infer", t_infer, infer_flops)):
         rate = batch / seconds
-        achieved = rate * flops
-        print(f"{name:9s}: {rate:10.1f} samples x supervision steps / s   {seconds * 1000:8.1f} ms per step   "
-              f"{flops / 1e9:7.3f} GFLOP per sample-step   {achieved / 1e12:6.3f} TFLOP/s = {achieved / peak:.0%} of peak")
+        result.update({f"{name}_seconds": seconds, f"{name}_samples_steps_per_s": rate,
+                       f"{name}_flops_per_sample_step": flops, f"{name}_flops_per_s": rate * flops,
+                       f"{name}_fraction_of_peak": rate * flops / peak})
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    from trm_lib.device import banner, pick_device
+
+    device = pick_device(args.device)
+    banner(device)
+    cfg = get_preset(args.preset).with_overrides(args.overrides)
+    m = cfg.model
+    batch = args.batch_size or (cfg.train.batch_size if device.type == "cuda" else min(cfg.train.batch_size, 64))
+    r = measure(cfg, device, batch, args.repeats)
+    print(f"preset {cfg.name}: {r['parameters']:,} parameters, batch {batch}, "
+          f"T={m.T} n={m.n}, {m.total_len} positions" + (", compiled" if cfg.train.compile else ""))
+    print(f"matmul peak: {r['peak_flops'] / 1e12:.2f} TFLOP/s ({r['peak_what']}, measured now)")
+    for label, name in (("training", "train"), ("inference", "infer")):
+        print(f"{label:9s}: {r[f'{name}_samples_steps_per_s']:10.1f} samples x supervision steps / s   "
+              f"{r[f'{name}_seconds'] * 1000:8.1f} ms per step   "
+              f"{r[f'{name}_flops_per_sample_step'] / 1e9:7.3f} GFLOP per sample-step   "
+              f"{r[f'{name}_flops_per_s'] / 1e12:6.3f} TFLOP/s = {r[f'{name}_fraction_of_peak']:.0%} of peak")
+    first = f"first training call {r['first_call_s']:.1f} s"
+    if r["peak_memory_bytes"] is not None:
+        first = f"peak memory in training {r['peak_memory_bytes'] / 2**30:.2f} GiB; " + first
+    print(first + (" (compilation included)" if cfg.train.compile else ""))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(r, indent=1) + "\n")
     return 0

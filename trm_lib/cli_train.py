@@ -18,6 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="run folder for metrics.jsonl and last.pt (default: runs/PRESET)")
     p.add_argument("--minutes", type=float, default=None, help="stop after this much training time")
     p.add_argument("--eval-size", type=int, default=1000, help="test puzzles per periodic evaluation (default: 1000)")
+    p.add_argument("--eval-minutes", type=float, default=None,
+                   help="also evaluate (and save) after every this many minutes of training")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.lr=3e-4 model.n=4")
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"train: {shown(train_path)} ({len(train_set)} puzzles); test: {shown(test_path)} ({len(test_set)} puzzles)")
     print(f"run folder: {out}")
     result = train(cfg, train_set, test_set, out_dir=out, minutes=args.minutes, device=device,
-                   eval_size=args.eval_size, resume=not args.fresh)
+                   eval_size=args.eval_size, resume=not args.fresh, eval_minutes=args.eval_minutes)
     print(f"stopped at step {result.step}; checkpoint {result.checkpoint} (EMA weights inside); "
           f"try: python -m trm_lib solve --checkpoint {result.checkpoint} --puzzle ...")
     return 0

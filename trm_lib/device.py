@@ -59,6 +59,15 @@ def autocast(device: torch.device, enabled: bool | None = None) -> contextlib.Ab
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """`t` on `device`. A CPU tensor bound for CUDA goes through pinned memory without
+    blocking: a plain `.to()` from ordinary memory makes the host wait until the GPU has
+    finished all queued work, once per call."""
+    if t.device.type == "cpu" and device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
 def maybe_compile(module: nn.Module, enabled: bool) -> nn.Module:
     """Compile the module in place when asked (its state_dict keys stay the same)."""
     if enabled:

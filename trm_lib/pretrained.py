@@ -41,5 +41,20 @@ def pretrained_metrics(name: str) -> dict:
 
 def export_pretrained(run_checkpoint: str | Path, name: str, metrics: dict) -> Path:
     """Write the EMA weights of a training run as a small shipped checkpoint."""
+    return export_weights(run_checkpoint, PRETRAINED / f"{name}.pt", metrics)
+
+
+def export_weights(run_checkpoint: str | Path, out: str | Path, metrics: dict | None = None,
+                   dtype: torch.dtype | None = None) -> Path:
+    """The EMA weights of a run alone (no optimizer state), with its config and step.
+
+    `dtype=torch.bfloat16` halves the file; the fixed y and z inits stay float32, and
+    `load_model` turns the weights back into float32.
+    """
     model, cfg, state = load_model(run_checkpoint, use_ema=True)
-    return save_checkpoint(PRETRAINED / f"{name}.pt", cfg, model, state["step"], metrics)
+    if dtype is not None:
+        for p in model.parameters():
+            p.data = p.data.to(dtype)
+    if metrics is None:  # the run's own, less the data RNG that only a resumed run needs
+        metrics = {k: v for k, v in state["metrics"].items() if k != "data_rng"}
+    return save_checkpoint(out, cfg, model, state["step"], metrics)

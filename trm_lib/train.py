@@ -66,14 +66,17 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
           out_dir: str | Path | None = None, minutes: float | None = None,
           device: torch.device | str | None = None, eval_size: int = 1000, log_every: int = 50,
           progress: bool = True, resume: bool = True,
-          on_record: Callable[[dict], None] | None = None) -> TrainResult:
+          on_record: Callable[[dict], None] | None = None,
+          eval_minutes: float | None = None) -> TrainResult:
     """Train `cfg` on `train_set`; evaluate on (the first `eval_size` of) `test_set`.
 
     Writes `metrics.jsonl` and `last.pt` into `out_dir` when given, and resumes from
     `out_dir/last.pt` when it exists (a different model config there is an error).
     Stops after `cfg.train.max_steps` iterations in all, or after `minutes` of training in
     this call (a resumed run gets the full `minutes` again). `on_record` receives every
-    record of the metrics log as it is written (a live plot in a notebook).
+    record of the metrics log as it is written (a live plot in a notebook). `eval_minutes`
+    also evaluates and saves after every `eval_minutes` of training in this call (a curve
+    against minutes, whatever the speed of the machine).
     """
     t, m = cfg.train, cfg.model
     if (train_set.task, train_set.seq_len, train_set.vocab_size) != (cfg.task, m.seq_len, m.vocab_size):
@@ -134,6 +137,8 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
     bar = tqdm(total=t.max_steps, initial=step, disable=not progress or rank != 0, desc=cfg.name,
                unit="it", dynamic_ncols=True, mininterval=1.0 if sys.stderr.isatty() else 30.0)
     saved_step = step
+    eval_period = 60 * eval_minutes if eval_minutes else float("inf")
+    next_eval = eval_period  # seconds into this call
 
     def log(record: dict) -> None:
         history.append(record)
@@ -189,13 +194,16 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
                 log(record)
                 sums.zero_()
                 n_since = 0
-            if eval_set is not None and rank == 0 and (step % t.eval_every == 0 or last):
+            due = step % t.eval_every == 0 or last
+            if seconds - elapsed_before >= next_eval:
+                due, next_eval = True, next_eval + eval_period
+            if eval_set is not None and rank == 0 and due:
                 bar.set_description_str(f"{cfg.name} (evaluating {len(eval_set)} test puzzles)")
                 result = _evaluate_ema(model, ema, eval_set, device)
                 bar.set_description_str(cfg.name)
                 log({"step": step, "time_s": round(seconds, 2), "eval": result.summary()})
                 bar.write(f"step {step}: test {result} [EMA weights]")
-            if step % t.eval_every == 0 or last:
+            if due:
                 save()
             if time_up:
                 break
