@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from trm_lib.config import Config
+from trm_lib.limits import check_model_fits
 from trm_lib.model import TRM
 
 FORMAT = 1
@@ -115,6 +116,7 @@ def load_model(path: str | Path, use_ema: bool = True, device: torch.device | st
     cfg = config_of(state, path)
     if expect is not None:
         check_config_matches(cfg, expect, path)
+    check_model_fits(cfg.model, "cpu")
     model = TRM(cfg.model)
     load_weights(model, state["model"], path)
     if use_ema and state.get("ema"):

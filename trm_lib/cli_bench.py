@@ -8,14 +8,15 @@ import time
 
 import torch
 
+from trm_lib.cli_args import positive_int
 from trm_lib.config import PRESETS, get_preset
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="training and inference throughput against a matmul peak")
     p.add_argument("--preset", default="sudoku6-cpu", help=", ".join(PRESETS))
-    p.add_argument("--batch-size", type=int, default=None, help="default: the preset's (capped at 64 on CPU)")
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--batch-size", type=positive_int, default=None, help="default: the preset's (capped at 64 on CPU)")
+    p.add_argument("--repeats", type=positive_int, default=5)
     p.add_argument("--device", default=None)
     p.add_argument("overrides", nargs="*", metavar="key=value", help="change a field, e.g. model.n=4")
     return p
@@ -56,6 +57,9 @@ class TrainingIteration:
         from trm_lib.model import TRM
         from trm_lib.optim import build_optimizer
 
+        from trm_lib.limits import check_model_fits
+
+        check_model_fits(cfg.model, device, copies=4)
         self.cfg, self.device = cfg, device
         torch.manual_seed(0)
         self.model = TRM(cfg.model).to(device)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from trm_lib.cli_args import positive_int
 from trm_lib.device import banner, pick_device
 
 
@@ -10,12 +11,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="exact, cell and valid accuracy of a checkpoint on a puzzle file")
     p.add_argument("--checkpoint", required=True, help="a last.pt written by `train`, or a shipped one")
     p.add_argument("--data", required=True, help="puzzle CSV (ours or the original format)")
-    p.add_argument("--steps", type=int, default=None,
+    p.add_argument("--steps", type=positive_int, default=None,
                    help="supervision steps (default: the n_sup it was trained with; more is test-time scaling)")
     p.add_argument("--predictions-out", default=None, help="write the model's answers as a CSV")
     p.add_argument("--raw", action="store_true", help="use the raw weights instead of the EMA ones")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
-    p.add_argument("--batch-size", type=int, default=256, help="puzzles per forward pass (default: 256)")
+    p.add_argument("--batch-size", type=positive_int, default=256, help="puzzles per forward pass (default: 256)")
     return p
 
 

@@ -5,6 +5,7 @@ import argparse
 
 import torch
 
+from trm_lib.cli_args import positive_int
 from trm_lib.puzzle_text import parse_puzzle
 
 
@@ -13,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="a last.pt written by `train`, or a shipped one")
     p.add_argument("--puzzle", required=True,
                    help="row-major cells: Sudoku digits with '.' for blanks, or maze chars '# SG'")
-    p.add_argument("--steps", type=int, default=None, help="supervision steps (default: as trained)")
+    p.add_argument("--steps", type=positive_int, default=None, help="supervision steps (default: as trained)")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     return p
 

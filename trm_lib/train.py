@@ -37,6 +37,7 @@ from trm_lib.config import Config
 from trm_lib.device import autocast, maybe_compile, pick_device
 from trm_lib.ema import EMA
 from trm_lib.evaluate import evaluate
+from trm_lib.limits import check_model_fits
 from trm_lib.losses import trm_loss
 from trm_lib.model import TRM
 from trm_lib.optim import build_optimizer, set_learning_rate
@@ -84,6 +85,10 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
     checkpoint aside. A loss that becomes NaN or infinite stops the run (TrainingDiverged)
     and keeps the last good checkpoint.
     """
+    if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
+        raise ValueError(f"minutes must be a number above 0 (or None: no time limit), got {minutes}")
+    if eval_size is not None and eval_size < 1:
+        raise ValueError(f"eval_size must be at least 1 test puzzle, got {eval_size}")
     out = Path(out_dir) if out_dir else None
     if out is None or int(os.environ.get("RANK", "0")) != 0:
         return _train(cfg, train_set, test_set, out, minutes, device, eval_size, log_every, progress,
@@ -119,6 +124,7 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(device)
 
+    check_model_fits(m, device, copies=5)  # weights, gradients, two Adam moments, EMA
     torch.manual_seed(t.seed)  # identical initial weights on every process
     model = TRM(m).to(device)
     optimizer = build_optimizer(model, t)
