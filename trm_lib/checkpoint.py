@@ -72,12 +72,35 @@ def read_checkpoint(path: str | Path) -> dict:
 def config_of(state: dict, path: str | Path) -> Config:
     """The checkpoint's config, checked like a preset; a damaged one is an error naming the file."""
     try:
+        _check_fields(state["config"])
         cfg = Config.from_dict(state["config"])
         cfg.validate()
     except (KeyError, TypeError, ValueError) as err:
-        what = f"lacks the field {err}" if isinstance(err, KeyError) else str(err)
+        what = f"lacks the field {err.args[0]!r}" if isinstance(err, KeyError) else str(err)
         raise ValueError(f"{path}: the checkpoint's config is not valid: {what}") from None
     return cfg
+
+
+def _check_fields(config: dict) -> None:
+    """Missing and unknown fields by name (a dataclass would say "__init__() missing ...")."""
+    from dataclasses import MISSING, fields
+
+    from trm_lib.config import ModelConfig, TrainConfig
+
+    for key in ("name", "task", "grid_size", "model"):
+        if key not in config:
+            raise KeyError(key)
+    for section, record in (("model", ModelConfig), ("train", TrainConfig)):
+        given = config.get(section, {})
+        if not isinstance(given, dict):
+            raise ValueError(f"{section} is a {type(given).__name__}, expected a dict of fields")
+        known = {f.name: f for f in fields(record)}
+        for name, f in known.items():
+            if name not in given and f.default is MISSING and f.default_factory is MISSING:
+                raise KeyError(f"{section}.{name}")
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ValueError(f"unknown field {section}.{unknown[0]}")
 
 
 def load_weights(model: torch.nn.Module, weights: dict, path: str | Path, what: str = "model") -> None:

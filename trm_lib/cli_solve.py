@@ -37,10 +37,12 @@ def run(args: argparse.Namespace) -> int:
     from trm_lib.checkpoint import load_model
     from trm_lib.device import autocast, pick_device
     from trm_lib.evaluate import is_valid
+    from trm_lib.watch import solution_of
 
     device = pick_device(args.device)
     model, cfg, _ = load_model(args.checkpoint, device=device)
     tokens = parse_puzzle(args.puzzle, cfg.task, cfg.grid_size)
+    solution_of(cfg.task, tokens[0])  # a puzzle without a solution is refused before the model runs
     x = torch.as_tensor(tokens, device=device)
     with autocast(device):
         outs = evaluate_steps(model, x, args.steps)

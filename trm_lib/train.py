@@ -116,6 +116,9 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
             f"(vocab {train_set.vocab_size}) but preset {cfg.name} expects {cfg.task} "
             f"{cfg.grid_size}x{cfg.grid_size} (vocab {m.vocab_size})"
         )
+    if test_set is not None and (test_set.task, test_set.seq_len) != (cfg.task, m.seq_len):
+        raise ValueError(f"test data is {test_set.task} {test_set.size}x{test_set.size} but preset {cfg.name} "
+                         f"expects {cfg.task} {cfg.grid_size}x{cfg.grid_size}; give a --test of the same task and size")
     rank, world = _distributed()
     if t.batch_size % world:
         raise ValueError(f"batch_size {t.batch_size} is not divisible by {world} processes")
