@@ -127,5 +127,5 @@ def read_history(path: Path, up_to_step: int) -> list[dict]:
         if step <= up_to_step:
             records.append(record)
     if len(records) != sum(1 for line in lines if line.strip()):
-        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        path.write_text("".join(json.dumps(finite(r), allow_nan=False) + "\n" for r in records))
     return records
