@@ -15,6 +15,7 @@ Everything here stays on the device: no .item(), no host-device synchronisation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 
@@ -110,13 +111,18 @@ def evaluate_steps(model: TRM, inputs: torch.Tensor, n_steps: int | None = None,
 
     `n_steps` defaults to the model's n_sup; more steps than in training is test-time scaling.
     """
+    return list(iter_steps(model, inputs, n_steps, puzzle_ids))
+
+
+@torch.no_grad()
+def iter_steps(model: TRM, inputs: torch.Tensor, n_steps: int | None = None,
+               puzzle_ids: torch.Tensor | None = None) -> Iterator[StepOutput]:
+    """`evaluate_steps` one step at a time: only the current step's output is kept."""
     n_steps = model.cfg.n_sup if n_steps is None else n_steps
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}")
     y = z = None
-    outputs = []
     for _ in range(n_steps):
         out = model(inputs, y, z, puzzle_ids)
         y, z = out.y, out.z
-        outputs.append(out)
-    return outputs
+        yield out

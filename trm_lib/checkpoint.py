@@ -1,7 +1,8 @@
 """Checkpoints: a plain dict of tensors and numbers, loadable with `weights_only=True`.
 
     {"format": 1, "config": Config.to_dict(), "step": int, "metrics": dict,
-     "model": raw weights, "ema": EMA weights or None, "optimizer": optimizer state or None}
+     "model": raw weights, "ema": EMA weights or None, "optimizer": optimizer state or None,
+     "train_state": carry and random states for an exact resume (checkpoints `train` writes)}
 
 Files are written to a temporary name and renamed, so a crash never leaves half a file.
 Evaluation and the notebooks use the EMA weights (`load_model(..., use_ema=True)`).
@@ -15,6 +16,7 @@ from typing import Any
 import torch
 
 from trm_lib.config import Config
+from trm_lib.limits import check_model_fits
 from trm_lib.model import TRM
 
 FORMAT = 1
@@ -22,7 +24,9 @@ FORMAT = 1
 
 def save_checkpoint(path: str | Path, cfg: Config, model: torch.nn.Module, step: int,
                     metrics: dict | None = None, ema: Any = None,
-                    optimizer: torch.optim.Optimizer | None = None) -> Path:
+                    optimizer: torch.optim.Optimizer | None = None,
+                    train_state: dict | None = None) -> Path:
+    """`train_state` (trm_lib.train_state.capture) is what an exact resume needs beside the weights."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {
@@ -34,7 +38,9 @@ def save_checkpoint(path: str | Path, cfg: Config, model: torch.nn.Module, step:
         "ema": {k: v.cpu() for k, v in ema.state_dict().items()} if ema is not None else None,
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
     }
-    tmp = path.with_name(path.name + ".tmp")
+    if train_state is not None:
+        state["train_state"] = train_state
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two writers never share a temporary
     torch.save(state, tmp)
     os.replace(tmp, path)
     return path
@@ -51,7 +57,70 @@ def read_checkpoint(path: str | Path) -> dict:
                          f"cannot read it); checkpoints are the last.pt files that `train` writes") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"{path} is not a trm_lib checkpoint (format {FORMAT})")
+    kinds = {"config": dict, "step": int, "model": dict}
+    for key, kind in kinds.items():
+        if not isinstance(state.get(key), kind):
+            problem = "has no" if key not in state else f"has a {type(state[key]).__name__} as its"
+            raise ValueError(f"{path}: the checkpoint {problem} {key!r} entry (expected a {kind.__name__}); "
+                             f"it is damaged or was not written by trm_lib")
+    state.setdefault("metrics", {})
+    state.setdefault("ema", None)
+    state.setdefault("optimizer", None)
     return state
+
+
+def config_of(state: dict, path: str | Path) -> Config:
+    """The checkpoint's config, checked like a preset; a damaged one is an error naming the file."""
+    try:
+        _check_fields(state["config"])
+        cfg = Config.from_dict(state["config"])
+        cfg.validate()
+    except (KeyError, TypeError, ValueError) as err:
+        what = f"lacks the field {err.args[0]!r}" if isinstance(err, KeyError) else str(err)
+        raise ValueError(f"{path}: the checkpoint's config is not valid: {what}") from None
+    return cfg
+
+
+def _check_fields(config: dict) -> None:
+    """Missing and unknown fields by name (a dataclass would say "__init__() missing ...")."""
+    from dataclasses import MISSING, fields
+
+    from trm_lib.config import ModelConfig, TrainConfig
+
+    for key in ("name", "task", "grid_size", "model"):
+        if key not in config:
+            raise KeyError(key)
+    for section, record in (("model", ModelConfig), ("train", TrainConfig)):
+        given = config.get(section, {})
+        if not isinstance(given, dict):
+            raise ValueError(f"{section} is a {type(given).__name__}, expected a dict of fields")
+        known = {f.name: f for f in fields(record)}
+        for name, f in known.items():
+            if name not in given and f.default is MISSING and f.default_factory is MISSING:
+                raise KeyError(f"{section}.{name}")
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ValueError(f"unknown field {section}.{unknown[0]}")
+
+
+def load_weights(model: torch.nn.Module, weights: dict, path: str | Path, what: str = "model") -> None:
+    """load_state_dict, with one line that names the file and what does not fit."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    extra = sorted(set(weights) - set(expected))
+    shapes = [f"{k} is {tuple(v.shape)}, expected {tuple(expected[k].shape)}" for k, v in weights.items()
+              if k in expected and (not isinstance(v, torch.Tensor) or v.shape != expected[k].shape)]
+    problems = ([f"missing {', '.join(missing)}"] if missing else []) + \
+               ([f"unexpected {', '.join(extra)}"] if extra else []) + shapes
+    if problems:
+        raise ValueError(f"{path}: the {what} weights do not fit the checkpoint's config: "
+                         + "; ".join(problems))
+    bad = sum(int((~torch.isfinite(v)).sum()) for v in weights.values() if v.is_floating_point())
+    if bad:
+        total = sum(v.numel() for v in weights.values())
+        raise ValueError(f"{path}: {bad:,} of {total:,} {what} weights are NaN or infinite (the run "
+                         f"diverged before this save); use an earlier checkpoint or train again")
+    model.load_state_dict(weights)
 
 
 def check_config_matches(saved: Config, current: Config, path: str | Path) -> None:
@@ -67,16 +136,16 @@ def load_model(path: str | Path, use_ema: bool = True, device: torch.device | st
                expect: Config | None = None) -> tuple[TRM, Config, dict]:
     """(model, config, checkpoint dict) with the EMA weights when there are any."""
     state = read_checkpoint(path)
-    cfg = Config.from_dict(state["config"])
+    cfg = config_of(state, path)
     if expect is not None:
         check_config_matches(cfg, expect, path)
+    check_model_fits(cfg.model, "cpu")
     model = TRM(cfg.model)
-    model.load_state_dict(state["model"])
+    load_weights(model, state["model"], path)
     if use_ema and state.get("ema"):
         params = dict(model.named_parameters())
-        with torch.no_grad():
-            for name, value in state["ema"].items():
-                params[name].copy_(value)
+        ema = {**model.state_dict(), **state["ema"]}  # the EMA covers the parameters, not buffers
+        load_weights(model, ema, path, "EMA")
     return model.to(device).eval(), cfg, state
 
 

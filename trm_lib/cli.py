@@ -44,7 +44,12 @@ def main(argv: list[str] | None = None) -> int:
         # Bad input is the user's to fix: one clear line, no traceback.
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
+        stopped = getattr(err, "signal_name", None)  # trm_lib.train_state.TrainingInterrupted
+        if stopped:
+            print(f"stopped by {stopped} at step {err.step}; the checkpoint {err.checkpoint} is saved: "
+                  f"run the same command to resume", file=sys.stderr)
+            return err.exit_code
         print("\ninterrupted" + (" (training saved its checkpoint first; run the same command to resume)"
                                  if args.command == "train" else ""), file=sys.stderr)
         return 130

@@ -15,14 +15,16 @@ from pathlib import Path
 
 import torch
 
+from trm_lib.cli_args import positive_int
 from trm_lib.config import PRESETS, get_preset
+from trm_lib.limits import check_model_fits
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="training and inference throughput against a matmul peak")
     p.add_argument("--preset", default="sudoku6-cpu", help=", ".join(PRESETS))
-    p.add_argument("--batch-size", type=int, default=None, help="default: the preset's (capped at 64 on CPU)")
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--batch-size", type=positive_int, default=None, help="default: the preset's (capped at 64 on CPU)")
+    p.add_argument("--repeats", type=positive_int, default=5)
     p.add_argument("--device", default=None)
     p.add_argument("--json", default=None, metavar="FILE", help="also write the figures to FILE as JSON")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="change a field, e.g. model.n=4")
@@ -65,6 +67,7 @@ class TrainingIteration:
         from trm_lib.model import TRM
         from trm_lib.optim import build_optimizer
 
+        check_model_fits(cfg.model, device, copies=4)
         self.cfg, self.device = cfg, device
         torch.manual_seed(0)
         self.model = TRM(cfg.model).to(device)
@@ -131,6 +134,7 @@ def measure(cfg, device: torch.device, batch: int, repeats: int = 5) -> dict:
     from trm_lib.device import describe
     from trm_lib.model import count_parameters
 
+    check_model_fits(cfg.model, device, copies=4)  # before any network is built
     train_flops, infer_flops = flops_per_sample_step(cfg, device)
     peak, peak_what = matmul_peak(device, repeats)
     step = TrainingIteration(cfg, device, batch)

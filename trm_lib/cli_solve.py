@@ -5,6 +5,7 @@ import argparse
 
 import torch
 
+from trm_lib.cli_args import positive_int
 from trm_lib.puzzle_text import parse_puzzle
 
 
@@ -13,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="a last.pt written by `train`, or a shipped one")
     p.add_argument("--puzzle", required=True,
                    help="row-major cells: Sudoku digits with '.' for blanks, or maze chars '# SG'")
-    p.add_argument("--steps", type=int, default=None, help="supervision steps (default: as trained)")
+    p.add_argument("--steps", type=positive_int, default=None, help="supervision steps (default: as trained)")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     return p
 
@@ -36,10 +37,12 @@ def run(args: argparse.Namespace) -> int:
     from trm_lib.checkpoint import load_model
     from trm_lib.device import autocast, pick_device
     from trm_lib.evaluate import is_valid
+    from trm_lib.watch import solution_of
 
     device = pick_device(args.device)
     model, cfg, _ = load_model(args.checkpoint, device=device)
     tokens = parse_puzzle(args.puzzle, cfg.task, cfg.grid_size)
+    solution_of(cfg.task, tokens[0])  # a puzzle without a solution is refused before the model runs
     x = torch.as_tensor(tokens, device=device)
     with autocast(device):
         outs = evaluate_steps(model, x, args.steps)

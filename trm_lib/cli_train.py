@@ -4,8 +4,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from trm_lib.cli_args import positive_int, positive_minutes
 from trm_lib.config import PRESETS, get_preset
 from trm_lib.device import banner, pick_device
+from trm_lib.limits import check_model_fits
 from trm_lib.paths import dataset_files, shown
 from trm_lib.puzzles import load_puzzles
 
@@ -16,9 +18,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--data", help="training CSV (default: the preset's shipped set)")
     p.add_argument("--test", help="test CSV for periodic evaluation (default: the preset's shipped set)")
     p.add_argument("--out", default=None, help="run folder for metrics.jsonl and last.pt (default: runs/PRESET)")
-    p.add_argument("--minutes", type=float, default=None, help="stop after this much training time")
-    p.add_argument("--eval-size", type=int, default=1000, help="test puzzles per periodic evaluation (default: 1000)")
-    p.add_argument("--eval-minutes", type=float, default=None,
+    p.add_argument("--minutes", type=positive_minutes, default=None, help="stop after this much training time")
+    p.add_argument("--eval-size", type=positive_int, default=1000, help="test puzzles per periodic evaluation (default: 1000)")
+    p.add_argument("--eval-minutes", type=positive_minutes, default=None,
                    help="also evaluate (and save) after every this many minutes of training")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out")
@@ -36,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     test_path = Path(args.test) if args.test else default_test
     out = Path(args.out or Path("runs") / cfg.name)
     device = pick_device(args.device)
+    check_model_fits(cfg.model, device, copies=5)
     banner(device)
     train_set, test_set = load_puzzles(train_path), load_puzzles(test_path)
     print(f"train: {shown(train_path)} ({len(train_set)} puzzles); test: {shown(test_path)} ({len(test_set)} puzzles)")

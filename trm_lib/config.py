@@ -11,6 +11,7 @@ presets below.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Callable, Literal
 
@@ -45,10 +46,12 @@ class ModelConfig:
         return self.puzzle_emb_len + self.seq_len
 
     def validate(self) -> None:
-        problems = []
+        problems = _type_problems(self)
+        if problems:  # the checks below compare numbers
+            raise ValueError("invalid model config: " + "; ".join(problems))
         if self.mixer not in ("mlp_t", "attention"):
             problems.append(f"mixer is {self.mixer!r}, expected 'mlp_t' or 'attention'")
-        if self.mixer == "attention" and self.hidden_size % self.num_heads:
+        if self.mixer == "attention" and self.num_heads >= 1 and self.hidden_size % self.num_heads:
             problems.append(
                 f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}"
             )
@@ -60,9 +63,15 @@ class ModelConfig:
             problems.append(f"latents is {self.latents!r}, expected 'y_and_z' or 'z_only'")
         if self.puzzle_emb_len < 1:
             problems.append("puzzle_emb_len must be >= 1: the Q head reads prefix position 0")
-        for name in ("vocab_size", "seq_len", "hidden_size", "num_layers", "T", "n", "n_sup"):
+        for name in ("vocab_size", "seq_len", "hidden_size", "num_layers", "num_heads", "num_puzzle_ids",
+                     "T", "n", "n_sup"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("expansion", "rope_theta"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.rms_norm_eps < 0:
+            problems.append(f"rms_norm_eps must be >= 0, got {self.rms_norm_eps}")
         if not 0.0 <= self.halt_exploration_prob <= 1.0:
             problems.append("halt_exploration_prob must be in [0, 1]")
         if problems:
@@ -89,7 +98,9 @@ class TrainConfig:
     augment: bool = True
 
     def validate(self) -> None:
-        problems = []
+        problems = _type_problems(self)
+        if problems:  # the checks below compare numbers
+            raise ValueError("invalid train config: " + "; ".join(problems))
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             problems.append(f"betas must be two numbers in [0, 1), got {self.betas}")
         for name in ("lr", "puzzle_emb_lr"):
@@ -125,6 +136,12 @@ class Config:
         return asdict(self)
 
     def validate(self) -> None:
+        if self.task not in ("sudoku", "maze"):
+            raise ValueError(f"task is {self.task!r}, expected 'sudoku' or 'maze'")
+        if type(self.grid_size) is not int or self.grid_size < 2:
+            raise ValueError(f"grid_size must be an integer >= 2, got {self.grid_size!r}")
+        if self.task == "sudoku" and self.grid_size not in (4, 6, 9):
+            raise ValueError(f"a sudoku grid_size is 4, 6 or 9, got {self.grid_size}")
         self.model.validate()
         self.train.validate()
         cells = self.grid_size * self.grid_size
@@ -171,6 +188,23 @@ class Config:
         return cfg
 
 
+def _type_problems(record: Any) -> list[str]:
+    """Fields of the wrong kind (an edited checkpoint's config), and numbers that are NaN or inf."""
+    problems = []
+    for f in fields(record):
+        value, kind = getattr(record, f.name), f.type
+        if kind == "int" and type(value) is not int:
+            problems.append(f"{f.name} must be an integer, got {value!r}")
+        elif kind == "float" and (type(value) not in (int, float) or not math.isfinite(value)):
+            problems.append(f"{f.name} must be a finite number, got {value!r}")
+        elif kind == "bool" and type(value) is not bool:
+            problems.append(f"{f.name} must be true or false, got {value!r}")
+        elif kind.startswith("tuple") and not (isinstance(value, tuple) and all(
+                type(v) in (int, float) and math.isfinite(v) for v in value)):
+            problems.append(f"{f.name} must be finite numbers, got {value!r}")
+    return problems
+
+
 def _split_override(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep:
@@ -190,7 +224,10 @@ def _coerce(value: Any, current: Any, key: str) -> Any:
                 raise ValueError
             return value.lower() in ("true", "1")
         if isinstance(current, int):
-            return int(float(value)) if "e" in value.lower() else int(value)
+            number = float(value) if "e" in value.lower() else int(value)
+            if number != int(number):  # 2.7e0 is not an integer; 1e3 is
+                raise ValueError
+            return int(number)
         if isinstance(current, float):
             return float(value)
         if isinstance(current, tuple):

@@ -16,9 +16,17 @@ def pick_device(prefer: str | None = None) -> torch.device:
     """cuda if present, then mps, then cpu. `prefer` (or $TRM_DEVICE) forces one."""
     prefer = prefer or os.environ.get("TRM_DEVICE")
     if prefer:
-        device = torch.device(prefer)
+        try:
+            device = torch.device(prefer)
+        except (RuntimeError, TypeError):
+            device = None
+        if device is None or device.type not in ("cuda", "mps", "cpu"):
+            raise ValueError(f"device {prefer!r} is not one trm_lib trains on; use cuda (or cuda:K), mps or cpu")
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {prefer!r} was asked for, but this torch sees no CUDA GPU")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {prefer!r} was asked for, but this machine has "
+                             f"{torch.cuda.device_count()} CUDA GPUs (cuda:0 ...)")
         if device.type == "mps" and not _mps_available():
             raise ValueError(f"device {prefer!r} was asked for, but MPS is not available here")
         return device

@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from trm_lib.act import evaluate_steps
+from tqdm.auto import tqdm
+
+from trm_lib.act import iter_steps
 from trm_lib.maze import is_valid_shortest_path
 from trm_lib.sudoku import is_valid_solution
 from trm_lib.device import autocast
@@ -59,16 +61,20 @@ def is_valid(task: str, question: np.ndarray, prediction: np.ndarray) -> bool:
 @torch.no_grad()
 def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_size: int = 256,
              device: torch.device | None = None, check_validity: bool = True,
-             valid_per_step: bool = False) -> EvalResult:
+             valid_per_step: bool = False, progress: bool = False) -> EvalResult:
     """Run every puzzle for `n_steps` supervision steps (default: the model's n_sup).
 
     `valid_per_step` also checks the answer after every step by the task's rules (test-time
-    scaling curves); by default only the last step's answer is checked.
+    scaling curves); by default only the last step's answer is checked. `progress` shows a
+    bar over batches x supervision steps.
     """
     device = device or next(model.parameters()).device
     n_steps = model.cfg.n_sup if n_steps is None else n_steps
     if n_steps < 1:
         raise ValueError(f"the number of supervision steps must be at least 1, got {n_steps}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    _check_steps_fit(n_steps, len(puzzles) * puzzles.seq_len if valid_per_step else 0)
     was_training = model.training
     model.eval()
     P = len(puzzles)
@@ -77,13 +83,17 @@ def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_s
     halt_prob = torch.zeros(n_steps, device=device)
     halt_step = torch.zeros((), device=device)
     preds = [[] for _ in range(n_steps if valid_per_step else 1)]  # per step, or the last one only
+    bar = tqdm(total=-(-P // batch_size) * n_steps, disable=not progress, unit="step", desc="evaluating",
+               mininterval=1.0)
     for start in range(0, P, batch_size):
         x = puzzles.inputs[start:start + batch_size].to(device)
         y = puzzles.labels[start:start + batch_size].to(device)
-        with autocast(device):
-            outs = evaluate_steps(model, x, n_steps)
         first_halt = torch.full((x.shape[0],), float(n_steps), device=device)
-        for k, out in enumerate(outs):
+        steps = iter_steps(model, x, n_steps)
+        for k in range(n_steps):
+            with autocast(device):
+                out = next(steps)
+            bar.update(1)
             pred = out.logits.argmax(-1)
             exact[k] += (pred == y).all(-1).sum()
             cell[k] += (pred == y).float().mean(-1).sum()
@@ -95,6 +105,7 @@ def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_s
         halt_step += first_halt.sum()
         if not valid_per_step:
             preds[0].append(pred.cpu())
+    bar.close()
     model.train(was_training)
     per_step = [torch.cat(p) if p else torch.zeros(0, puzzles.seq_len, dtype=torch.long) for p in preds]
     predictions = per_step[-1]
@@ -114,3 +125,16 @@ def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_s
         halt_prob_per_step=(halt_prob / max(P, 1)).tolist(),
         halt_step_mean=(halt_step / max(P, 1)).item(), predictions=predictions, valid_per_step=valid_l,
     )
+
+
+def _check_steps_fit(n_steps: int, kept_per_step: int) -> None:
+    """Refuse a step count whose per-step records (three numbers per step, and with
+    `valid_per_step` every answer of every step) cannot fit in memory."""
+    from trm_lib.limits import memory_bytes
+
+    need = n_steps * (128 + 8 * kept_per_step)  # bytes: tensors, Python floats, kept answers
+    available = memory_bytes(torch.device("cpu"))
+    if available is not None and need > available // 2:
+        raise ValueError(f"{n_steps:,} supervision steps would keep {need / 2**30:,.0f} GiB of per-step "
+                         f"results, more than half of this machine's {available / 2**30:,.0f} GiB; "
+                         f"ask for fewer steps")

@@ -20,9 +20,14 @@ def rows_to_line(text: str, task: str, size: int) -> str:
     if task == "sudoku":
         return "".join(text.split())
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    while lines and not lines[0].strip():
+    # drop blank lines around the maze, but not a first or last row that is all open (spaces)
+    while lines and not lines[0]:
         lines.pop(0)
-    while lines and not lines[-1].strip():
+    while lines and not lines[-1]:
+        lines.pop()
+    while len(lines) > size and not lines[0].strip():
+        lines.pop(0)
+    while len(lines) > size and not lines[-1].strip():
         lines.pop()
     if len(lines) <= 1:
         return lines[0] if lines else ""

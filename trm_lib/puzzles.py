@@ -26,8 +26,8 @@ import torch
 
 from trm_lib import maze as mz
 from trm_lib import sudoku as sd
+from trm_lib.puzzle_csv import HEADER, iter_chunks
 
-HEADER = ["source", "question", "answer", "rating"]
 PAD = 0
 MAZE_CHARS = mz.CHARS  # '#', ' ', 'S', 'G', 'o' -> tokens 1..5
 
@@ -113,27 +113,15 @@ def _open_text(path: Path, mode: str) -> io.TextIOBase:
 
 def read_rows(path: str | Path) -> list[tuple[int, list[str]]]:
     """(line number, [source, question, answer, rating]) for every row after the header."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    rows = []
-    with _open_text(path, "r") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header != HEADER:
-            raise ValueError(f"{path}, line 1: header is {header}, expected {','.join(HEADER)}")
-        for row in reader:
-            if len(row) != 4:
-                raise ValueError(f"{path}, line {reader.line_num}: {len(row)} fields, expected 4")
-            rows.append((reader.line_num, row))
-    if not rows:
-        raise ValueError(f"{path}: no puzzles after the header")
-    return rows
+    return [row for chunk in iter_chunks(path) for row in chunk]
 
 
 def infer_task_and_size(question: str) -> tuple[str, int]:
-    """'sudoku' if the text is only '.' and digits, else 'maze'; N from the length."""
-    task = "sudoku" if set(question) <= set(".0123456789") else "maze"
+    """'sudoku' if most characters are '.' and digits, else 'maze'; N from the length.
+    (A Sudoku with a stray letter is still a Sudoku, so the letter is what gets named.)"""
+    sudoku_chars = sum(ch in ".0123456789" for ch in question)
+    maze_chars = sum(ch in MAZE_CHARS for ch in question)
+    task = "sudoku" if sudoku_chars > maze_chars else "maze"
     n = int(round(len(question) ** 0.5))
     if n * n != len(question) or (task == "sudoku" and n not in sd.BOX_SHAPES):
         allowed = "16, 36 or 81" if task == "sudoku" else "a square number"
@@ -150,7 +138,21 @@ def load_puzzles(path: str | Path, verify: bool = False) -> PuzzleSet:
     exactly one solution equal to the answer, each maze answer is a shortest path.
     Any problem raises ValueError naming the file, the line and the problem.
     """
-    rows = read_rows(path)
+    parts = [parse_rows(path, chunk, verify) for chunk in iter_chunks(path)]
+    first = parts[0]
+    for part in parts[1:]:
+        if (part.task, part.size) != (first.task, first.size):
+            raise ValueError(f"{path}: mixes {first.size}x{first.size} {first.task} and "
+                             f"{part.size}x{part.size} {part.task} puzzles")
+    if len(parts) == 1:
+        return first
+    return PuzzleSet(first.task, first.size, torch.cat([p.inputs for p in parts]),
+                     torch.cat([p.labels for p in parts]), torch.cat([p.ratings for p in parts]),
+                     [src for p in parts for src in p.sources])
+
+
+def parse_rows(path: str | Path, rows: list[tuple[int, list[str]]], verify: bool = False) -> PuzzleSet:
+    """Rows of `path` (from trm_lib.puzzle_csv.iter_chunks) as a checked PuzzleSet."""
     try:
         task, size = infer_task_and_size(rows[0][1][1])
     except ValueError as err:

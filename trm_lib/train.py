@@ -18,7 +18,7 @@ processes compute what one process would on the whole batch (DDP averages the gr
 """
 from __future__ import annotations
 
-import json
+import math
 import os
 import sys
 import time
@@ -32,15 +32,19 @@ from tqdm.auto import tqdm
 
 from trm_lib.act import initial_carry, train_step_forward
 from trm_lib.augment import sample_batch
-from trm_lib.checkpoint import check_config_matches, read_checkpoint, save_checkpoint
+from trm_lib.checkpoint import check_config_matches, config_of, load_weights, read_checkpoint, save_checkpoint
 from trm_lib.config import Config
 from trm_lib.device import autocast, maybe_compile, pick_device
 from trm_lib.ema import EMA
 from trm_lib.evaluate import evaluate
+from trm_lib.limits import check_model_fits
 from trm_lib.losses import trm_loss
 from trm_lib.model import TRM
 from trm_lib.optim import build_optimizer, set_learning_rate
 from trm_lib.puzzles import PuzzleSet
+from trm_lib.run_folder import RunFolderLock, append_record, move_aside, read_history
+from trm_lib import train_state
+from trm_lib.train_state import StopSignals, TrainingInterrupted
 
 
 @dataclass
@@ -77,7 +81,41 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
     record of the metrics log as it is written (a live plot in a notebook). `eval_minutes`
     also evaluates and saves after every `eval_minutes` of training in this call (a curve
     against minutes, whatever the speed of the machine).
+
+    SIGINT or SIGTERM stops after the current step, saves, and raises TrainingInterrupted;
+    resuming then continues exactly as the uninterrupted run would have. Only one run at a
+    time may train into `out_dir` (a lock); `resume=False` moves an earlier run's log and
+    checkpoint aside. A loss that becomes NaN or infinite stops the run (TrainingDiverged)
+    and keeps the last good checkpoint.
     """
+    if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
+        raise ValueError(f"minutes must be a number above 0 (or None: no time limit), got {minutes}")
+    if eval_size is not None and eval_size < 1:
+        raise ValueError(f"eval_size must be at least 1 test puzzle, got {eval_size}")
+    out = Path(out_dir) if out_dir else None
+
+    def run() -> TrainResult:
+        return _train(cfg, train_set, test_set, out, minutes, device, eval_size, log_every, progress,
+                      resume, on_record, eval_minutes)
+
+    if out is None or int(os.environ.get("RANK", "0")) != 0:
+        return run()
+    with RunFolderLock(out):
+        if not resume:
+            for old, new in move_aside(out):
+                if progress:
+                    print(f"--fresh: kept the earlier {old.name} as {new}")
+        return run()
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite; the last good checkpoint was kept."""
+
+
+def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: Path | None,
+           minutes: float | None, device: torch.device | str | None, eval_size: int, log_every: int,
+           progress: bool, resume: bool, on_record: Callable[[dict], None] | None,
+           eval_minutes: float | None) -> TrainResult:
     t, m = cfg.train, cfg.model
     if (train_set.task, train_set.seq_len, train_set.vocab_size) != (cfg.task, m.seq_len, m.vocab_size):
         raise ValueError(
@@ -85,6 +123,9 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
             f"(vocab {train_set.vocab_size}) but preset {cfg.name} expects {cfg.task} "
             f"{cfg.grid_size}x{cfg.grid_size} (vocab {m.vocab_size})"
         )
+    if test_set is not None and (test_set.task, test_set.seq_len) != (cfg.task, m.seq_len):
+        raise ValueError(f"test data is {test_set.task} {test_set.size}x{test_set.size} but preset {cfg.name} "
+                         f"expects {cfg.task} {cfg.grid_size}x{cfg.grid_size}; give a --test of the same task and size")
     rank, world = _distributed()
     if t.batch_size % world:
         raise ValueError(f"batch_size {t.batch_size} is not divisible by {world} processes")
@@ -93,24 +134,29 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(device)
 
+    check_model_fits(m, device, copies=5)  # weights, gradients, two Adam moments, EMA
     torch.manual_seed(t.seed)  # identical initial weights on every process
     model = TRM(m).to(device)
     optimizer = build_optimizer(model, t)
     ema = EMA(model, t.ema_decay) if t.ema_decay > 0 else None
     data_gen = torch.Generator().manual_seed(t.seed + 1)
-    out = Path(out_dir) if out_dir else None
-    step, history = 0, []
+    step, history, saved_state = 0, [], None
     ckpt = out / "last.pt" if out else None
     if resume and ckpt is not None and ckpt.exists():
         state = read_checkpoint(ckpt)
-        check_config_matches(Config.from_dict(state["config"]), cfg, ckpt)
-        model.load_state_dict(state["model"])
+        if state.get("optimizer") is None or not (state.get("train_state") or "data_rng" in state["metrics"]):
+            raise ValueError(f"{ckpt} holds weights only (no optimizer state or data generator), like a "
+                             f"shipped model: training cannot resume from it; use --fresh or another --out")
+        check_config_matches(config_of(state, ckpt), cfg, ckpt)
+        load_weights(model, state["model"], ckpt)
         optimizer.load_state_dict(state["optimizer"])
         if ema is not None and state["ema"]:
             ema.load_state_dict(state["ema"])
-        data_gen.set_state(torch.tensor(state["metrics"]["data_rng"], dtype=torch.uint8))
+        saved_state = state.get("train_state") or {
+            "data_rng": torch.tensor(state["metrics"]["data_rng"], dtype=torch.uint8),  # older checkpoints
+            "torch_rng": torch.get_rng_state(), "sums": torch.zeros(5), "n_since": 0}
         step = state["step"]
-        history = _read_history(out / "metrics.jsonl", step)
+        history = read_history(out / "metrics.jsonl", step)
         if progress and rank == 0:
             print(f"resuming from {ckpt} at step {step} (--fresh or a new folder starts over)")
     maybe_compile(model.net, t.compile)
@@ -132,32 +178,46 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
     carry = initial_carry(model, slots, slots)  # every slot starts halted: the first step fills them
     sums = torch.zeros(5, device=device)  # loss, halted, halted exact, halted cells, halted steps
     n_since = 0
+    if saved_state is not None:
+        carry, n_since = train_state.restore(saved_state, data_gen, carry, sums, device)
     start = time.monotonic()
     elapsed_before = history[-1]["time_s"] if history else 0.0
     bar = tqdm(total=t.max_steps, initial=step, disable=not progress or rank != 0, desc=cfg.name,
                unit="it", dynamic_ncols=True, mininterval=1.0 if sys.stderr.isatty() else 30.0)
-    saved_step = step
+    saved_step, diverged, checked_step = step, False, step
     eval_period = 60 * eval_minutes if eval_minutes else float("inf")
     next_eval = eval_period  # seconds into this call
 
     def log(record: dict) -> None:
         history.append(record)
+        if out is not None and rank == 0:
+            append_record(out / "metrics.jsonl", record)
         if on_record is not None and rank == 0:
             on_record(record)
-        if out is not None and rank == 0:
-            out.mkdir(parents=True, exist_ok=True)
-            with open(out / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
 
     def save() -> None:
         nonlocal saved_step
         if ckpt is not None and rank == 0:
-            metrics = {"data_rng": data_gen.get_state().tolist(),
-                       "last": history[-1] if history else {}}
-            save_checkpoint(ckpt, cfg, model, step, metrics, ema, optimizer)
+            state = train_state.capture(carry if world == 1 else None, data_gen, sums, n_since, device)
+            save_checkpoint(ckpt, cfg, model, step, {"last": history[-1] if history else {}}, ema, optimizer,
+                            train_state=state)
         saved_step = step
 
+    def check_finite(loss_sum: float) -> None:
+        nonlocal diverged, checked_step
+        if math.isfinite(loss_sum):
+            checked_step = step
+        else:
+            diverged = True
+            kept = f"the last good checkpoint (step {saved_step}) is kept in {ckpt}" if ckpt and saved_step \
+                else "no checkpoint was written"
+            raise TrainingDiverged(
+                f"training stopped: the loss became {loss_sum} between steps {checked_step + 1} and {step}; "
+                f"{kept}. Try a lower train.lr (now {t.lr}) or more train.warmup_steps")
+
+    stop = StopSignals()
     try:
+        stop.__enter__()
         while step < t.max_steps:
             lr = set_learning_rate(optimizer, step, t.warmup_steps)
             x, y = next_batch()
@@ -178,6 +238,7 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
             n_since += 1
             seconds = time.monotonic() - start + elapsed_before
             time_up = minutes is not None and time.monotonic() - start >= 60 * minutes
+            time_up = time_up or stop.requested is not None
             if world > 1:
                 flag = torch.tensor(float(time_up), device=device)
                 dist.all_reduce(flag, op=dist.ReduceOp.MAX)
@@ -185,18 +246,21 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
             last = step >= t.max_steps or time_up
             if step % log_every == 0 or last:
                 s = sums.tolist()
+                check_finite(s[0])
                 record = {"step": step, "time_s": round(seconds, 2), "lr": lr, "loss": s[0] / n_since,
                           "halted_per_step": s[1] / n_since}
                 if s[1] > 0:  # accuracy of the puzzles that finished (halted) in this window
                     record.update(train_exact=s[2] / s[1], train_cell=s[3] / s[1], train_steps=s[4] / s[1])
                     bar.set_postfix(loss=f"{record['loss']:.3f}", train_exact=f"{record['train_exact']:.1%}",
                                     train_cell=f"{record['train_cell']:.1%}")
-                log(record)
                 sums.zero_()
                 n_since = 0
+                log(record)
             due = step % t.eval_every == 0 or last
             if seconds - elapsed_before >= next_eval:
                 due, next_eval = True, next_eval + eval_period
+            if n_since and due:
+                check_finite(sums[0].item())  # steps since the last record: no NaN goes into a checkpoint
             if eval_set is not None and rank == 0 and due:
                 bar.set_description_str(f"{cfg.name} (evaluating {len(eval_set)} test puzzles)")
                 result = _evaluate_ema(model, ema, eval_set, device)
@@ -208,9 +272,12 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
             if time_up:
                 break
     finally:
+        stop.__exit__()
         bar.close()
-        if step != saved_step:  # interrupted: keep what was learned
+        if step != saved_step and not diverged:  # interrupted: keep what was learned
             save()
+    if stop.requested is not None:
+        raise TrainingInterrupted(stop.requested, step, ckpt)
     if ema is not None:
         ema.copy_to(model)
     model.eval()
@@ -222,14 +289,3 @@ def _evaluate_ema(model: TRM, ema: EMA | None, puzzles: PuzzleSet, device: torch
         return evaluate(model, puzzles, device=device)
     with ema.applied(model):
         return evaluate(model, puzzles, device=device)
-
-
-def _read_history(path: Path, up_to_step: int) -> list[dict]:
-    """Records of an earlier run up to the checkpoint's step (later ones were not saved)."""
-    if not path.exists():
-        return []
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    kept = [r for r in records if r["step"] <= up_to_step]
-    if len(kept) != len(records):
-        path.write_text("".join(json.dumps(r) + "\n" for r in kept))
-    return kept
