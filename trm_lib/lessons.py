@@ -13,7 +13,11 @@ the reference" and the lesson carries on). `python -m trm_lib lessons` regenerat
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -53,15 +57,49 @@ def learner_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return out
 
 
-def generate(solutions: Path = SOLUTIONS, notebooks: Path = NOTEBOOKS) -> list[Path]:
-    """Write the learner's copy of every solved lesson; return the files written."""
-    written = []
+@dataclass
+class Generated:
+    """What `generate` did: the notebooks written, those kept because they hold edits, the backups."""
+
+    written: list[Path] = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)
+    backups: list[Path] = field(default_factory=list)
+
+
+def fingerprint(nb: nbformat.NotebookNode) -> str:
+    """A hash of the cells' types and sources: what a learner's edits change, and running cells does not."""
+    return hashlib.sha256(json.dumps(sources(nb)).encode()).hexdigest()
+
+
+def holds_edits(path: Path, new: nbformat.NotebookNode) -> bool:
+    """True when the notebook at `path` was edited after it was generated (so it may hold a
+    learner's work); False when it is missing, untouched since generated, or already `new`."""
+    if not path.exists():
+        return False
+    old = nbformat.read(path, as_version=4)
+    if sources(old) == sources(new):
+        return False
+    return old.metadata.get("trm_lib", {}).get("sources_sha256") != fingerprint(old)
+
+
+def generate(solutions: Path = SOLUTIONS, notebooks: Path = NOTEBOOKS, force: bool = False) -> Generated:
+    """Write the learner's copy of every solved lesson. A copy that holds edits is kept as it is,
+    or, with `force`, copied to NAME.ipynb.bak first and then overwritten."""
+    done = Generated()
     for src in sorted(solutions.glob("*.ipynb")):
-        nb = nbformat.read(src, as_version=4)
+        nb = learner_version(nbformat.read(src, as_version=4))
+        nb.metadata["trm_lib"] = {"generated_from": f"solutions/{src.name}", "sources_sha256": fingerprint(nb)}
         dst = notebooks / src.name
-        nbformat.write(learner_version(nb), dst)
-        written.append(dst)
-    return written
+        if holds_edits(dst, nb):
+            if not force:
+                done.kept.append(dst)
+                continue
+            backup = dst.with_name(dst.name + ".bak")
+            shutil.copy2(dst, backup)
+            done.backups.append(backup)
+        nbformat.write(nb, dst)
+        done.written.append(dst)
+    return done
 
 
 def sources(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
