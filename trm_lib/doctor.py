@@ -6,7 +6,7 @@ torch will use against the cores free right now, then times a few training itera
 course's three CPU presets (about 5 seconds) and turns them into an estimate per lesson.
 
 The estimate is each lesson's training work, counted in iterations of those presets, times the
-time measured here, plus a quarter for evaluation, plots and start-up. The counts come from
+time measured here, plus half again for evaluation, plots and start-up (a rough allowance). The counts come from
 the lessons' default (not FAST) settings; a lesson that mostly evaluates counts its evaluation.
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ LESSON_WORK: dict[str, dict[str, float]] = {
     "07 mazes end to end": {"maze-small-cpu": 1000},
     "08 beyond the paper": {"sudoku6-cpu": 1700},  # 5 ablations x 300 steps, scaling and probes
 }
-OVERHEAD = 1.25  # evaluation, plots and start-up on top of the training iterations
+OVERHEAD = 1.5  # evaluation, plots and start-up on top of the training iterations (a rough allowance)
 REQUIREMENTS = REPO / "requirements.txt"
 
 
