@@ -34,6 +34,7 @@ LESSON_WORK: dict[str, dict[str, float]] = {
     "06 Sudoku end to end": {"sudoku6-cpu": 1000},
     "07 mazes end to end": {"maze-small-cpu": 1000},
     "08 beyond the paper": {"sudoku6-cpu": 1700},  # 5 ablations x 300 steps, scaling and probes
+    "09 your own TRM": {"sudoku4-cpu": 800},  # 2 models x 100 batches x 4 supervision steps
 }
 OVERHEAD = 1.5  # evaluation, plots and start-up on top of the training iterations (a rough allowance)
 REQUIREMENTS = REPO / "requirements.txt"
