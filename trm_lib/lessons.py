@@ -149,7 +149,9 @@ def learner_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         cell.outputs = []
         cell.execution_count = None
     if cleared and out.cells and out.cells[0].cell_type == "markdown":
-        out.cells.insert(1, nbformat.v4.new_markdown_cell(OUTPUTS_NOTE))
+        note = nbformat.v4.new_markdown_cell(OUTPUTS_NOTE)
+        note.id = "outputs-note"  # fixed, so that regenerating does not change the file
+        out.cells.insert(1, note)
     return out
 
 
