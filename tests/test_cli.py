@@ -1,5 +1,6 @@
 """The command line: train, eval, solve and bench work as written and fail kindly."""
 import gzip
+import re
 
 import pytest
 
@@ -56,3 +57,12 @@ def test_bench_reports_throughput_and_fraction_of_peak(capsys):
                  "model.hidden_size=16", "model.expansion=1"]) == 0
     text = capsys.readouterr().out
     assert "matmul peak" in text and "of peak" in text and "GFLOP per sample-step" in text
+
+
+def test_solve_prints_an_unchanged_grid_once_and_says_where_the_model_halted(capsys):
+    # the shipped 6x6 model halts early on the README's puzzle; later steps change nothing
+    assert main(["solve", "--checkpoint", "trm_lib/pretrained/sudoku6-cpu.pt", "--device", "cpu",
+                 "--puzzle", ".4....2....16.......1.3.41........45"]) == 0
+    text = capsys.readouterr().out
+    assert text.count("no cell changed") == 7 and len(re.findall(r"^step \d: halting probability", text, re.M)) == 8
+    assert "the model halts here, at step 1" in text and "halted at step 1 of 8" in text

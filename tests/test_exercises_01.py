@@ -33,7 +33,24 @@ def test_an_rms_norm_without_eps_fails_on_tiny_inputs_and_says_why(capsys):
 
     assert check_rms_norm(mine) is rms_norm
     msg = out(capsys)
-    assert "values differ: max difference" in msg and "trial 2" in msg and "eps belongs inside" in msg
+    assert "values differ: max difference" in msg and "eps is missing" in msg
+    assert "trial 2 of 3: a tiny h (about 1e-3), where eps matters" in msg
+
+
+def test_layer_norm_in_place_of_rms_norm_is_named(capsys):
+    check_rms_norm(lambda h, eps=1e-5: F.layer_norm(h, h.shape[-1:], eps=eps))
+    assert "this is LayerNorm: RMSNorm does not subtract the mean" in out(capsys)
+
+
+def test_eps_outside_the_square_root_is_named_with_the_trial_that_shows_it(capsys):
+    check_rms_norm(lambda h, eps=1e-5: h / (h.square().mean(-1, keepdim=True).sqrt() + eps))
+    msg = out(capsys)
+    assert "eps belongs inside the square root" in msg and "trial 2 of 3: a tiny h" in msg
+
+
+def test_a_detached_rms_norm_says_its_output_carries_no_gradient(capsys):
+    check_rms_norm(lambda h, eps=1e-5: rms_norm(h, eps).detach())
+    assert "your output does not carry gradients" in out(capsys)
 
 
 def test_an_rms_norm_over_the_wrong_axis_names_the_axis(capsys):
@@ -116,6 +133,18 @@ def test_a_swiglu_with_gate_and_up_swapped_gets_the_hint(capsys):
     check_swiglu(Swapped)
     msg = out(capsys)
     assert "values differ" in msg and "the gate is the FIRST half" in msg
+
+
+def test_sigmoid_in_place_of_silu_is_named_and_weights_are_not_called_inputs(capsys):
+    class Sigmoid(GoodSwiGLU):
+        def forward(self, x):
+            gate, up = self.gate_up(x).chunk(2, dim=-1)
+            return self.down(torch.sigmoid(gate) * up)
+
+    check_swiglu(Sigmoid)
+    msg = out(capsys)
+    assert "SiLU is not the sigmoid" in msg and "the input (2, 3, 64))" in msg
+    assert "(512, 64)" not in msg and "inputs" not in msg
 
 
 def test_a_swiglu_that_detaches_a_weight_fails_on_that_weights_gradient(capsys):

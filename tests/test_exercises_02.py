@@ -80,7 +80,40 @@ def test_a_latent_recursion_that_detaches_fails_the_gradient_check(capsys):
         return y, z.detach()
 
     check_latent_recursion(mine)
-    assert "does not carry gradients" in out(capsys)
+    msg = out(capsys)
+    assert "your z does not carry gradients" in msg and "Likely cause" not in msg
+
+
+def test_updating_y_before_the_latent_updates_is_named(capsys):
+    def mine(net, x, y, z, n):
+        y = net(y + z)
+        for _ in range(n):
+            z = net(x + y + z)
+        return y, z
+
+    check_latent_recursion(mine)
+    msg = out(capsys)
+    assert "y values differ" in msg and "y is updated before the latent updates" in msg
+
+
+def test_returning_z_and_y_swapped_names_y_and_the_order(capsys):
+    def mine(net, x, y, z, n):
+        y, z = good_latent(net, x, y, z, n)
+        return z, y
+
+    check_latent_recursion(mine)
+    msg = out(capsys)
+    assert "y values differ" in msg and "output 0" not in msg and "you returned (z, y)" in msg
+
+
+def test_a_deep_recursion_returning_z_first_is_named(capsys):
+    def mine(net, head, x, y, z, T, n):
+        y, z, logits = good_deep(net, head, x, y, z, T, n)
+        return z, y, logits
+
+    check_deep_recursion(mine)
+    msg = out(capsys)
+    assert "y values differ" in msg and "return (y, z, logits)" in msg
 
 
 def test_a_latent_recursion_that_raises_gets_one_line(capsys):

@@ -59,6 +59,33 @@ def test_a_missing_detach_says_to_detach_the_carry(capsys):
     assert "Traceback" not in out
 
 
+def _model_loop(model, inputs, labels, n_sup, optimizer, detach=True):
+    """The loop as the lesson writes it, on model(inputs, y, z), with the detach switchable."""
+    y = z = None
+    losses = []
+    for _ in range(n_sup):
+        out = model(inputs, y, z)
+        loss = trm_loss(out.logits, labels, out.q_halt).total
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        y, z = (out.y.detach(), out.z.detach()) if detach else (out.y, out.z)
+        losses.append(loss.item())
+    return losses
+
+
+def test_the_lessons_loop_with_its_detach_passes(capsys):
+    check_deep_supervision(_model_loop)
+    assert "✓ deep_supervision matches" in capsys.readouterr().out
+
+
+def test_a_missing_detach_after_model_call_is_caught(capsys):
+    # TRM's own step returns its carry detached; the check must still see the loop forget it
+    assert check_deep_supervision(lambda *a: _model_loop(*a, detach=False)) is deep_supervision
+    out = capsys.readouterr().out
+    assert "✗ deep_supervision (T=1)" in out and "without .detach()" in out and "out.y.detach()" in out
+
+
 def test_restarting_every_step_from_the_initial_state_names_the_step(capsys):
     check_deep_supervision(lambda *a: _loop(*a, carry=False))
     out = capsys.readouterr().out

@@ -132,3 +132,13 @@ def test_plot_history_draws_accuracy_against_minutes_and_the_loss(tmp_path):
     acc, loss = fig.axes
     assert acc.get_xlabel() == "training time (minutes)" and len(acc.lines[0].get_xdata()) == 2
     assert len(loss.lines[0].get_xdata()) == 4
+
+
+def test_time_left_after_a_resume_counts_only_this_calls_steps_and_minutes():
+    from trm_lib.train import time_left
+
+    # resumed at step 1,000 of 2,000; 100 steps done here in 20 s: 900 left at 0.2 s each
+    assert time_left(1100, 2000, 100, 20.0) == pytest.approx(180.0)
+    # the same with --minutes 2: the run stops after 120 s of this call, 100 s from now
+    assert time_left(1100, 2000, 100, 20.0, minutes=2) == pytest.approx(100.0)
+    assert time_left(1000, 2000, 0, 0.0) is None

@@ -62,13 +62,15 @@ def _as_tuple(out: Any) -> tuple:
     return out if isinstance(out, tuple) else (out,)
 
 
-def compare(yours: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4, what: str = "output") -> str | None:
-    """None when `yours` matches `expected` (tensors or tuples of them), else what differs."""
+def compare(yours: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4, what: str = "output",
+            names: list[str] | None = None) -> str | None:
+    """None when `yours` matches `expected` (tensors or tuples of them), else what differs.
+    `names` name the values of a tuple in messages ("y", "z"); by default "output 0", "output 1"."""
     yours_t, expected_t = _as_tuple(yours), _as_tuple(expected)
     if len(yours_t) != len(expected_t):
         return f"{what}: you returned {len(yours_t)} value(s), expected {len(expected_t)}"
     for i, (a, b) in enumerate(zip(yours_t, expected_t)):
-        label = what if len(expected_t) == 1 else f"{what} {i}"
+        label = what if len(expected_t) == 1 else (names[i] if names and i < len(names) else f"{what} {i}")
         if not isinstance(a, torch.Tensor):
             return f"{label}: you returned a {type(a).__name__}, expected a tensor"
         if a.shape != b.shape:
@@ -86,14 +88,16 @@ def compare(yours: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4, w
 
 def check_function(yours: Callable, reference: Callable, make_inputs: Inputs, name: str = "your function",
                    trials: int = 3, atol: float = 1e-5, rtol: float = 1e-4, grad: bool = True,
-                   seed: int = 0, verbose: bool = True, arg_names: list[str] | None = None) -> Callable:
+                   seed: int = 0, verbose: bool = True, arg_names: list[str] | None = None,
+                   out_names: list[str] | None = None) -> Callable:
     """Compare `yours` with `reference` on `trials` random inputs; return the function to use next.
 
     `make_inputs(generator)` returns the positional arguments. With `grad`, floating inputs
     require gradients and the gradients of a random projection of the outputs are compared too.
     `arg_names` name the inputs in messages ("gradient of x"); by default "input 0", "input 1", ...
+    `out_names` name the returned values ("y values differ"); by default "output 0", ...
     """
-    result = run_check(yours, reference, make_inputs, name, trials, atol, rtol, grad, seed, arg_names)
+    result = run_check(yours, reference, make_inputs, name, trials, atol, rtol, grad, seed, arg_names, out_names)
     if verbose:
         print(result)
     return yours if result.passed else reference
@@ -101,7 +105,11 @@ def check_function(yours: Callable, reference: Callable, make_inputs: Inputs, na
 
 def run_check(yours: Callable, reference: Callable, make_inputs: Inputs, name: str = "your function",
               trials: int = 3, atol: float = 1e-5, rtol: float = 1e-4, grad: bool = True,
-              seed: int = 0, arg_names: list[str] | None = None) -> CheckResult:
+              seed: int = 0, arg_names: list[str] | None = None, out_names: list[str] | None = None,
+              trial_notes: list[str] | None = None, shown_args: int | None = None) -> CheckResult:
+    """`check_function`'s comparison, returning the verdict instead of printing it. A failure
+    says which trial (with `trial_notes[k]`, what that trial tries) and the shapes of the first
+    `shown_args` arguments (all by default; the rest are weights handed in, not inputs)."""
     g = torch.Generator().manual_seed(seed)
     for trial in range(trials):
         args = make_inputs(g)
@@ -114,14 +122,27 @@ def run_check(yours: Callable, reference: Callable, make_inputs: Inputs, name: s
         except Exception as err:  # the learner's bug: say what and where, no traceback
             return raised(name, err)
         expected = reference(*ref_args)
-        problem = compare(mine, expected, atol, rtol)
+        problem = compare(mine, expected, atol, rtol, names=out_names)
         if problem is None and grad:
-            problem = _compare_grads(mine, expected, mine_args, ref_args, g, atol, rtol, arg_names)
+            problem = _compare_grads(mine, expected, mine_args, ref_args, g, atol, rtol, arg_names, out_names)
         if problem is not None:
-            shapes = ", ".join(str(tuple(a.shape)) for a in args if isinstance(a, torch.Tensor))
-            return failed(name, f"{problem} (trial {trial + 1}, inputs of shape {shapes})")
+            return failed(name, f"{problem} ({_trial(trial, trials, trial_notes, args, arg_names, shown_args)})")
     return CheckResult(True, True, f"✓ {name} matches the reference on {trials} random inputs"
                                    + (" (values and gradients)" if grad else ""))
+
+
+def _trial(k: int, trials: int, notes: list[str] | None, args: tuple, arg_names: list[str] | None,
+           shown: int | None) -> str:
+    """'trial 2 of 3: tiny values; x (2, 11, 16), y (2, 11, 16)': which trial, what it tries, the inputs."""
+    note = f": {notes[k % len(notes)]}" if notes else ""
+    tensors = [(i, a) for i, a in enumerate(args[:shown]) if isinstance(a, torch.Tensor)]
+    if arg_names:
+        shapes = ", ".join(f"{arg_names[i] if i < len(arg_names) else f'input {i}'} {tuple(a.shape)}"
+                           for i, a in tensors)
+    else:
+        shapes = ("input" + ("s" if len(tensors) > 1 else "") + " of shape "
+                  + ", ".join(str(tuple(a.shape)) for _, a in tensors))
+    return f"trial {k + 1} of {trials}{note}; {shapes}"
 
 
 def _leaf(a: Any, grad: bool) -> Any:
@@ -133,13 +154,17 @@ def _leaf(a: Any, grad: bool) -> Any:
 
 
 def _compare_grads(mine: Any, expected: Any, mine_args: list, ref_args: list, g: torch.Generator,
-                   atol: float, rtol: float, arg_names: list[str] | None = None) -> str | None:
+                   atol: float, rtol: float, arg_names: list[str] | None = None,
+                   out_names: list[str] | None = None) -> str | None:
     outs_m, outs_r = _as_tuple(mine), _as_tuple(expected)
     leaves = [i for i, a in enumerate(ref_args) if isinstance(a, torch.Tensor) and a.requires_grad]
     if not leaves or not all(o.requires_grad for o in outs_r):
         return None
-    if not all(isinstance(o, torch.Tensor) and o.requires_grad for o in outs_m):
-        return "your output does not carry gradients (was something detached or computed under no_grad?)"
+    dead = [i for i, o in enumerate(outs_m) if not (isinstance(o, torch.Tensor) and o.requires_grad)]
+    if dead:
+        which = ("output" if len(outs_m) == 1 else
+                 " and ".join(out_names[i] if out_names and i < len(out_names) else f"output {i}" for i in dead))
+        return f"your {which} does not carry gradients (was something detached or computed under no_grad?)"
     weights = [torch.randn(o.shape, generator=g) for o in outs_r]
     grads_m = torch.autograd.grad(sum((o.float() * w).sum() for o, w in zip(outs_m, weights)),
                                   [mine_args[i] for i in leaves], allow_unused=True)

@@ -19,6 +19,7 @@ COMMANDS = {
     "bench": "trm_lib.cli_bench",
     "ablate": "trm_lib.cli_ablate",
     "lessons": "trm_lib.cli_lessons",
+    "doctor": "trm_lib.cli_doctor",
 }
 
 

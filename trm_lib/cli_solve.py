@@ -48,15 +48,25 @@ def run(args: argparse.Namespace) -> int:
         outs = evaluate_steps(model, x, args.steps)
     task, size = cfg.task, cfg.grid_size
     print(f"puzzle ({task} {size}x{size}):\n{render(x[0], task, size)}\n")
-    previous = None
+    previous, halted_at = None, None
     for k, out in enumerate(outs, start=1):
         pred = out.logits[0].argmax(-1)
         changed = None if previous is None else pred != previous
-        n_changed = "" if changed is None else f", {int(changed.sum())} cells changed"
         halt = torch.sigmoid(out.q_halt[0]).item()
-        print(f"step {k}: halting probability {halt:.2f}{n_changed}")
-        print(render(pred, task, size, changed) + "\n")
+        line = f"step {k}: halting probability {halt:.2f}"
+        if changed is not None and not changed.any():
+            print(line + ", no cell changed")  # the same grid again: not worth printing
+        else:
+            n = "" if changed is None else f", {int(changed.sum())} cell{'' if int(changed.sum()) == 1 else 's'} changed"
+            print(line + n)
+            print(render(pred, task, size, changed) + "\n")
+        if halted_at is None and halt > 0.5:
+            halted_at = k
+            print(f"  the model halts here, at step {k} (halting probability above 0.5); "
+                  f"the steps after it only show whether more thinking would change the answer")
         previous = pred
+    print(f"halted at step {halted_at} of {len(outs)}" if halted_at else
+          f"did not halt within {len(outs)} steps (halting probability stayed at or below 0.5)")
     ok = is_valid(task, x[0].cpu().numpy(), previous.cpu().numpy())
     print("the final answer is " + ("valid" if ok else "NOT valid") +
           (" (a correct Sudoku)" if task == "sudoku" else " (a valid shortest path)" if ok else ""))

@@ -28,8 +28,9 @@ def deep_supervision(model: TRM, inputs: torch.Tensor, labels: torch.Tensor, n_s
                      optimizer: torch.optim.Optimizer) -> list[float]:
     """Train on one batch for `n_sup` supervision steps, one optimizer step after each.
 
-    Returns the loss of every step. `model(inputs, y, z)` is one deep recursion; the carry it
-    returns is already detached, so each step's graph ends where the step ends.
+    Returns the loss of every step. `model(inputs, y, z)` is one deep recursion. TRM already
+    returns its carry detached; the loop detaches it again because it is the loop that needs
+    each step's graph to end where the step ends, whatever model it is handed.
     """
     y = z = None  # None: start from the model's fixed initial (y, z)
     losses = []
@@ -39,7 +40,7 @@ def deep_supervision(model: TRM, inputs: torch.Tensor, labels: torch.Tensor, n_s
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-        y, z = out.y, out.z
+        y, z = out.y.detach(), out.z.detach()
         losses.append(loss.item())
     return losses
 

@@ -182,9 +182,14 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
         carry, n_since = train_state.restore(saved_state, data_gen, carry, sums, device)
     start = time.monotonic()
     elapsed_before = history[-1]["time_s"] if history else 0.0
+    # tqdm's own estimate runs to max_steps; ours stops at --minutes too, and counts the rate of
+    # this call's steps only, so a resumed run is not judged by the steps before it
     bar = tqdm(total=t.max_steps, initial=step, disable=not progress or rank != 0, desc=cfg.name,
-               unit="it", dynamic_ncols=True, mininterval=1.0 if sys.stderr.isatty() else 30.0)
+               unit="it", dynamic_ncols=True, mininterval=1.0 if sys.stderr.isatty() else 30.0,
+               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")
+    shown: dict[str, str] = {}
     saved_step, diverged, checked_step = step, False, step
+    first_step = step
     eval_period = 60 * eval_minutes if eval_minutes else float("inf")
     next_eval = eval_period  # seconds into this call
 
@@ -239,6 +244,10 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
             seconds = time.monotonic() - start + elapsed_before
             time_up = minutes is not None and time.monotonic() - start >= 60 * minutes
             time_up = time_up or stop.requested is not None
+            left = time_left(step, t.max_steps, step - first_step, seconds - elapsed_before, minutes)
+            if left is not None:
+                shown["left"] = _clock(left)
+                bar.set_postfix(shown, refresh=False)
             if world > 1:
                 flag = torch.tensor(float(time_up), device=device)
                 dist.all_reduce(flag, op=dist.ReduceOp.MAX)
@@ -251,8 +260,9 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
                           "halted_per_step": s[1] / n_since}
                 if s[1] > 0:  # accuracy of the puzzles that finished (halted) in this window
                     record.update(train_exact=s[2] / s[1], train_cell=s[3] / s[1], train_steps=s[4] / s[1])
-                    bar.set_postfix(loss=f"{record['loss']:.3f}", train_exact=f"{record['train_exact']:.1%}",
-                                    train_cell=f"{record['train_cell']:.1%}")
+                    shown.update(loss=f"{record['loss']:.3f}", train_exact=f"{record['train_exact']:.1%}",
+                                 train_cell=f"{record['train_cell']:.1%}")
+                    bar.set_postfix(shown)
                 sums.zero_()
                 n_since = 0
                 log(record)
@@ -282,6 +292,24 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
         ema.copy_to(model)
     model.eval()
     return TrainResult(model, step, time.monotonic() - start + elapsed_before, history, ckpt)
+
+
+def time_left(step: int, max_steps: int, steps_here: int, seconds_here: float,
+              minutes: float | None = None) -> float | None:
+    """Seconds until this call stops: the steps left to `max_steps` at this call's own rate
+    (`steps_here` in `seconds_here`; steps before a resume do not count), or what is left of
+    `minutes`, whichever comes first. None before the first step."""
+    if steps_here <= 0 or seconds_here <= 0:
+        return None
+    left = (max_steps - step) * seconds_here / steps_here
+    if minutes is not None:
+        left = min(left, max(0.0, 60 * minutes - seconds_here))
+    return left
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
 
 
 def _evaluate_ema(model: TRM, ema: EMA | None, puzzles: PuzzleSet, device: torch.device):

@@ -16,6 +16,7 @@ from trm_lib.exercises.lesson04 import reference_halt_loss, check_halt_loss, che
 from trm_lib.exercises.lesson05 import reference_stablemax_cross_entropy, check_stablemax_cross_entropy, reference_ema_update, check_ema_update
 from trm_lib.exercises.lesson06_07 import check_changes_per_step, check_configure, check_is_shortest_path
 from trm_lib.exercises.lesson08 import reference_exact_per_step, check_exact_per_step, check_fit_probe
+from trm_lib.exercises.lesson09 import check_my_trm, reference_train_step, check_train_step
 
 __all__ = [
     "check_rms_norm",
@@ -42,4 +43,7 @@ __all__ = [
     "reference_exact_per_step",
     "check_exact_per_step",
     "check_fit_probe",
+    "check_my_trm",
+    "reference_train_step",
+    "check_train_step",
 ]

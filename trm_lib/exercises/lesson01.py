@@ -25,8 +25,10 @@ def _cycling(*makers: Callable[[torch.Generator], tuple]) -> Callable[[], Callab
 
 def _with_hint(result: CheckResult, yours: Callable, variants: list[tuple[str, Callable]],
                inputs: Callable[[], Callable], **kw) -> CheckResult:
-    """Name the likely cause when the learner's output is exactly that of a known mistake."""
-    if result.passed or not result.attempted or " raised " in result.message:
+    """Name the likely cause when the learner's output is exactly that of a known mistake.
+    Only for values that differ: the variants are compared by value, so when only a gradient
+    differs, a variant with the reference's values would match and name the wrong cause."""
+    if result.passed or not result.attempted or " raised " in result.message or "gradient" in result.message:
         return result
     for hint, mistake in variants:
         try:
@@ -45,13 +47,19 @@ def check_rms_norm(fn: Callable) -> Callable:
     inputs = _cycling(lambda g: (torch.randn(2, 5, 16, generator=g),),
                       lambda g: (1e-3 * torch.randn(2, 5, 16, generator=g),),
                       lambda g: (50 * torch.randn(3, 16, generator=g),))
-    result = run_check(fn, layers.rms_norm, inputs(), "rms_norm", arg_names=["h"])
+    notes = ["h of ordinary size (standard normal)", "a tiny h (about 1e-3), where eps matters",
+             "a large h (about 50)"]
+    result = run_check(fn, layers.rms_norm, inputs(), "rms_norm", arg_names=["h"], trial_notes=notes)
     result = _with_hint(result, fn, [
-        ("eps belongs inside the square root, sqrt(mean(h²) + eps)",
+        ("this is LayerNorm: RMSNorm does not subtract the mean, it only divides by sqrt(mean(h²) + eps)",
+         lambda h: F.layer_norm(h, h.shape[-1:], eps=1e-5)),
+        ("eps is missing: h / sqrt(mean(h²) + eps); without it a tiny h is blown up to size 1",
          lambda h: h * torch.rsqrt(h.square().mean(-1, keepdim=True))),
+        ("eps belongs inside the square root: h / sqrt(mean(h²) + eps), not h / (sqrt(mean(h²)) + eps)",
+         lambda h: h / (h.square().mean(-1, keepdim=True).sqrt() + 1e-5)),
         ("the mean runs over the last axis (the features of one vector)",
          lambda h: layers.rms_norm(h.transpose(-1, -2)).transpose(-1, -2)),
-    ], inputs, name="rms_norm")
+    ], inputs, name="rms_norm", trial_notes=notes)
     if result.passed:
         problem = _half_precision_problem(fn)
         if problem:
@@ -103,8 +111,9 @@ def _check_module(name: str, yours_cls: Any, reference_cls: Callable, sizes: lis
         def inputs() -> Callable:
             return lambda g: (make_input(g, size), *(p.detach().clone() for p in params.values()))
 
-        result = run_check(as_function(yours), as_function(ref), inputs(), call, arg_names=["the input"] + names)
-        result = _with_hint(result, as_function(yours), variants(size), inputs, name=call)
+        result = run_check(as_function(yours), as_function(ref), inputs(), call, arg_names=["the input"] + names,
+                           shown_args=1)
+        result = _with_hint(result, as_function(yours), variants(size), inputs, name=call, shown_args=1)
         if not result.attempted:
             return not_attempted(name)
         if not result.passed:
@@ -128,11 +137,12 @@ def _parameter_problem(yours: torch.nn.Module, expected: dict[str, torch.Tensor]
     return None
 
 
-def _swiglu_f(x: torch.Tensor, gate_up: torch.Tensor, down: torch.Tensor, swap: bool = False) -> torch.Tensor:
+def _swiglu_f(x: torch.Tensor, gate_up: torch.Tensor, down: torch.Tensor, swap: bool = False,
+              act: Callable = F.silu) -> torch.Tensor:
     gate, up = gate_up.chunk(2, dim=0)
     if swap:
         gate, up = up, gate
-    return F.linear(F.silu(F.linear(x, gate)) * F.linear(x, up), down)
+    return F.linear(act(F.linear(x, gate)) * F.linear(x, up), down)
 
 
 def check_swiglu(cls: Any) -> Any:
@@ -141,7 +151,9 @@ def check_swiglu(cls: Any) -> Any:
         "SwiGLU", cls, layers.SwiGLU, [(64, 4.0), (40, 4.0), (512, 4.0)],
         lambda g, size: torch.randn(2, 3, size[0], generator=g),
         lambda size: [("the gate is the FIRST half of gate_up's output: down(silu(gate) * up)",
-                       lambda x, gu, d: _swiglu_f(x, gu, d, swap=True))],
+                       lambda x, gu, d: _swiglu_f(x, gu, d, swap=True)),
+                      ("SiLU is not the sigmoid: silu(g) = g * sigmoid(g), so the gate is F.silu(gate), "
+                       "not torch.sigmoid(gate)", lambda x, gu, d: _swiglu_f(x, gu, d, act=torch.sigmoid))],
         shape_hint=": the hidden width is round(expansion * width * 2/3) rounded UP to a multiple of 256")
     return verdict(result, cls, layers.SwiGLU)
 

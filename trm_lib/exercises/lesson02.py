@@ -96,13 +96,27 @@ def check_latent_recursion(fn: Callable) -> Callable:
                 z = net(x + z)
             return net(y + z), z
 
+        def y_before_z(x, y, z, n=n, net=net):
+            y = net(y + z)
+            for _ in range(n):
+                z = net(x + y + z)
+            return y, z
+
+        def z_and_y(x, y, z, n=n, net=net):
+            y, z = TRM.latent_recursion(_stand_in(net, None, 1, n), x, y, z)
+            return z, y
+
         name = f"latent_recursion (n={n})"
-        result = run_check(yours, ref, lambda g: _xyz(g), name, trials=2, arg_names=["x", "y", "z"])
+        result = run_check(yours, ref, lambda g: _xyz(g), name, trials=2, arg_names=["x", "y", "z"],
+                           out_names=["y", "z"])
         result = _with_hint(result, yours, [
+            ("you returned (z, y); return (y, z), the answer first", z_and_y),
             ("x is injected into the answer update; it must be y = net(y + z), without x", x_in_answer),
             ("y is updated once, after all n latent updates, not inside the loop", y_inside_loop),
+            ("y is updated before the latent updates; first n times z = net(x + y + z), then y = net(y + z) "
+             "from the new z", y_before_z),
             ("the latent update sees the answer too: z = net(x + y + z)", no_y_in_latent),
-        ], lambda: (lambda g: _xyz(g)), name=name, trials=2)
+        ], lambda: (lambda g: _xyz(g)), name=name, trials=2, out_names=["y", "z"])
         if not result.attempted:
             result = not_attempted("latent_recursion")
         if not result.passed:
@@ -111,6 +125,11 @@ def check_latent_recursion(fn: Callable) -> Callable:
         result = CheckResult(True, True, "✓ latent_recursion matches TRM.latent_recursion for n = 1, 2, 3 "
                                          "(values and gradients of x, y and z)")
     return verdict(result, fn, reference_latent_recursion)
+
+
+def _z_first(out: tuple) -> tuple:
+    y, z, logits = out
+    return z, y, logits
 
 
 def check_deep_recursion(fn: Callable) -> Callable:
@@ -132,13 +151,17 @@ def check_deep_recursion(fn: Callable) -> Callable:
             out = model.deep_recursion(x, y, z)
             return out.y, out.z, out.logits
 
-        result = run_check(yours, ref, lambda g: _xyz(g), name, trials=2, grad=False)
+        out_names = ["y", "z", "logits"]
+        result = run_check(yours, ref, lambda g: _xyz(g), name, trials=2, grad=False,
+                           arg_names=["x", "y", "z"], out_names=out_names)
         result = _with_hint(result, yours, [
+            ("you returned z before y; return (y, z, logits)",
+             lambda x, y, z, T=T, n=n, net=net, head=head: _z_first(reference_deep_recursion(net, head, x, y, z, T, n))),
             ("T recursions in all: T-1 without gradients, then one with",
              lambda x, y, z, T=T, n=n, net=net, head=head: reference_deep_recursion(net, head, x, y, z, T + 1, n)),
             ("run the T-1 recursions without gradients first, then the one with gradients",
              lambda x, y, z, n=n, net=net, head=head: reference_deep_recursion(net, head, x, y, z, 1, n)),
-        ], lambda: (lambda g: _xyz(g)), name=name, trials=2)
+        ], lambda: (lambda g: _xyz(g)), name=name, trials=2, arg_names=["x", "y", "z"], out_names=out_names)
         if not result.attempted:
             result = not_attempted("deep_recursion")
         if result.passed:

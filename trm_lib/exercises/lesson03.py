@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any, Callable
 
 import torch
@@ -30,6 +31,42 @@ class _RecordingSGD(torch.optim.SGD):
         self.seen.append([p.grad.clone() if p.grad is not None else torch.zeros_like(p)
                           for p in self.param_groups[0]["params"]])
         return super().step(closure)
+
+
+class _CarryWithHistory(TRM):
+    """A TRM whose supervision steps hand back y and z with their graph, unlike TRM's.
+
+    TRM's own step detaches its carry, which would hide a loop that forgets to: the learner's
+    loop gets this model, so a missing detach shows, as the carried y or z arriving at the next
+    step with the graph of the step before (`carried_history` counts those steps).
+    """
+
+    carried_history = 0
+
+    def latent_recursion(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y, z = super().latent_recursion(x, y, z)
+        self._last = (y, z)
+        return y, z
+
+    def deep_recursion(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor):
+        handed_out = getattr(self, "_handed_out", ())
+        if any(t is h for t in (y, z) for h in handed_out):
+            self.carried_history += 1
+        out = super().deep_recursion(x, y, z)
+        y, z = self._last  # the same values as out.y and out.z, with their graph
+        self._handed_out = (y, z)
+        return dataclasses.replace(out, y=y, z=z)
+
+
+def _with_history(model: TRM) -> _CarryWithHistory:
+    mine = copy.deepcopy(model)
+    mine.__class__ = _CarryWithHistory
+    return mine
+
+
+_NO_DETACH = ("the y and z of one supervision step go into the next without .detach(): the next step's "
+              "backward would reach into the graph of the step before. Carry y, z = out.y.detach(), "
+              "out.z.detach()")
 
 
 def _raised(name: str, err: Exception) -> CheckResult:
@@ -68,13 +105,14 @@ def _supervision_problem(mine: Any, expected: list[float], opt_m: _RecordingSGD,
 def check_deep_supervision(fn: Callable) -> Callable:
     """deep_supervision(model, inputs, labels, n_sup, optimizer) -> losses, against
     trm_lib.supervision.deep_supervision: the loss of every step and every gradient applied,
-    with T = 1 (where a missing detach breaks the second backward) and T = 2."""
+    with T = 1 and T = 2, and that the carry is detached (the learner's model hands back y and z
+    with their graph, so a loop that forgets the detach is seen to carry it)."""
     name = "deep_supervision"
     for T in (1, 2):
         model = tiny_trm(T=T)
         g = torch.Generator().manual_seed(T)
         inputs, labels = torch.randint(1, 5, (4, 9), generator=g), torch.randint(1, 5, (4, 9), generator=g)
-        mine_model, ref_model = copy.deepcopy(model), copy.deepcopy(model)
+        mine_model, ref_model = _with_history(model), copy.deepcopy(model)
         opt_m, opt_r = _RecordingSGD(mine_model), _RecordingSGD(ref_model)
         try:
             mine = fn(mine_model, inputs, labels, 3, opt_m)
@@ -82,13 +120,16 @@ def check_deep_supervision(fn: Callable) -> Callable:
             return verdict(not_attempted(name),
                            fn, reference_deep_supervision)
         except Exception as err:
-            return verdict(_raised(name, err), fn, reference_deep_supervision)
+            result = failed(f"{name} (T={T})", _NO_DETACH) if mine_model.carried_history else _raised(name, err)
+            return verdict(result, fn, reference_deep_supervision)
+        if mine_model.carried_history:
+            return verdict(failed(f"{name} (T={T})", _NO_DETACH), fn, reference_deep_supervision)
         expected = reference_deep_supervision(ref_model, inputs, labels, 3, opt_r)
         problem = _supervision_problem(mine, expected, opt_m, opt_r)
         if problem:
             return verdict(failed(f"{name} (T={T})", problem), fn, reference_deep_supervision)
     return verdict(CheckResult(True, True, f"✓ {name} matches trm_lib on a tiny TRM with T = 1 and T = 2: "
-                                           "the loss of every step and every gradient applied"),
+                                           "the loss of every step, every gradient applied, and the carry detached"),
                    fn, reference_deep_supervision)
 
 

@@ -1,0 +1,56 @@
+"""`python -m trm_lib doctor`: versions, threads and the lesson estimates, without timing anything."""
+import importlib.metadata
+
+import pytest
+
+from trm_lib import doctor
+from trm_lib.cli import main
+
+
+def test_lesson_minutes_are_the_lessons_iterations_at_the_measured_speed():
+    seconds = {"sudoku4-cpu": 0.05, "sudoku6-cpu": 0.1, "maze-small-cpu": 0.2}
+    minutes = doctor.lesson_minutes(seconds)
+    assert minutes["06 Sudoku end to end"] == pytest.approx(doctor.OVERHEAD * 1000 * 0.1 / 60)
+    assert minutes["07 mazes end to end"] == pytest.approx(doctor.OVERHEAD * 1000 * 0.2 / 60)
+    slower = doctor.lesson_minutes({k: 2 * v for k, v in seconds.items()})
+    assert all(slower[k] == pytest.approx(2 * m) for k, m in minutes.items())
+
+
+def test_a_missing_requirement_is_marked_with_the_fix(monkeypatch):
+    real = importlib.metadata.version
+
+    def version(name):
+        if name == "nbval":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    found = {f.text.split()[0].rstrip(":"): f for f in doctor.versions()}
+    assert not found["nbval"].ok and "pip install -r requirements.txt" in found["nbval"].text
+    assert found["torch"].ok
+
+
+def test_two_threads_on_a_busy_machine_advise_one(monkeypatch):
+    monkeypatch.setattr(doctor.torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(doctor.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(doctor.os, "getloadavg", lambda: (1.9, 1.9, 1.9))
+    (finding,) = doctor.threads()
+    assert not finding.ok and "OMP_NUM_THREADS=1" in finding.text and "2 threads" in finding.text
+
+
+def test_one_thread_on_a_free_machine_is_fine_and_singular(monkeypatch):
+    monkeypatch.setattr(doctor.torch, "get_num_threads", lambda: 1)
+    monkeypatch.setattr(doctor.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(doctor.os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    (finding,) = doctor.threads()
+    assert finding.ok and "uses 1 thread " in finding.text and "busy" not in finding.text
+
+
+def test_the_command_prints_versions_device_and_lesson_times(monkeypatch, capsys):
+    monkeypatch.setattr(doctor, "time_presets", lambda device, repeats=3: {
+        "sudoku4-cpu": 0.05, "sudoku6-cpu": 0.1, "maze-small-cpu": 0.2})
+    monkeypatch.setattr(doctor, "threads", lambda: [doctor.Finding(True, "torch uses 1 thread")])
+    assert main(["doctor", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "ok   torch" in out and "trm_lib on cpu" in out and "sudoku6-cpu 100 ms" in out
+    assert "06 Sudoku end to end     about 2 minutes" in out and "ready for the course" in out
