@@ -157,7 +157,8 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
             lr = set_learning_rate(optimizer, step, t.warmup_steps)
             x, y = next_batch()
             with autocast(device):
-                carry, step_out = train_step_forward(model, carry, x, y, forward=forward)
+                carry, step_out = train_step_forward(model, carry, x, y, forward=forward,
+                                                     local=local, global_size=t.batch_size)
                 loss = trm_loss(step_out.logits, carry.labels, step_out.q_halt, t.loss, t.halt_loss_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.total.backward()
