@@ -27,12 +27,13 @@ def run(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     banner(device)
     model, cfg, state = load_model(args.checkpoint, use_ema=not args.raw, device=device)
-    puzzles = load_puzzles(args.data)
+    puzzles = load_puzzles(args.data, progress=True)
     if (puzzles.task, puzzles.seq_len) != (cfg.task, cfg.model.seq_len):
         raise ValueError(f"{args.data} holds {puzzles.task} {puzzles.size}x{puzzles.size} puzzles, "
                          f"but the checkpoint's model ({cfg.name}) solves {cfg.task} "
                          f"{cfg.grid_size}x{cfg.grid_size}")
-    result = evaluate(model, puzzles, n_steps=args.steps, batch_size=args.batch_size, device=device)
+    result = evaluate(model, puzzles, n_steps=args.steps, batch_size=args.batch_size, device=device,
+                      progress=True)
     print(f"checkpoint {args.checkpoint} ({cfg.name}, step {state['step']}, "
           f"{'raw' if args.raw else 'EMA'} weights) on {args.data}:")
     print(f"exact {result.exact:.2%}  cell {result.cell:.2%}  valid {result.valid:.2%}  "

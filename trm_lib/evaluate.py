@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from trm_lib.act import evaluate_steps
 from trm_lib.maze import is_valid_shortest_path
@@ -59,11 +60,12 @@ def is_valid(task: str, question: np.ndarray, prediction: np.ndarray) -> bool:
 @torch.no_grad()
 def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_size: int = 256,
              device: torch.device | None = None, check_validity: bool = True,
-             valid_per_step: bool = False) -> EvalResult:
+             valid_per_step: bool = False, progress: bool = False) -> EvalResult:
     """Run every puzzle for `n_steps` supervision steps (default: the model's n_sup).
 
     `valid_per_step` also checks the answer after every step by the task's rules (test-time
-    scaling curves); by default only the last step's answer is checked.
+    scaling curves); by default only the last step's answer is checked. `progress` shows a
+    bar of batches when evaluation takes more than two seconds (a whole test set).
     """
     device = device or next(model.parameters()).device
     n_steps = model.cfg.n_sup if n_steps is None else n_steps
@@ -77,7 +79,8 @@ def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_s
     halt_prob = torch.zeros(n_steps, device=device)
     halt_step = torch.zeros((), device=device)
     preds = [[] for _ in range(n_steps if valid_per_step else 1)]  # per step, or the last one only
-    for start in range(0, P, batch_size):
+    for start in tqdm(range(0, P, batch_size), desc=f"evaluating {P} puzzles", unit="batch",
+                      delay=2.0, leave=False, disable=not progress):
         x = puzzles.inputs[start:start + batch_size].to(device)
         y = puzzles.labels[start:start + batch_size].to(device)
         with autocast(device):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from trm_lib.act import initial_carry, train_step_forward
-from trm_lib.augment import sample_batch
+from trm_lib.augment import batch_sampler
 from trm_lib.checkpoint import check_config_matches, read_checkpoint, save_checkpoint
 from trm_lib.config import Config
 from trm_lib.device import autocast, maybe_compile, pick_device
@@ -64,10 +65,10 @@ def _distributed() -> tuple[int, int]:
 
 def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
           out_dir: str | Path | None = None, minutes: float | None = None,
-          device: torch.device | str | None = None, eval_size: int = 1000, log_every: int = 50,
+          device: torch.device | str | None = None, eval_size: int | None = 1000, log_every: int = 50,
           progress: bool = True, resume: bool = True,
           on_record: Callable[[dict], None] | None = None) -> TrainResult:
-    """Train `cfg` on `train_set`; evaluate on (the first `eval_size` of) `test_set`.
+    """Train `cfg` on `train_set`; evaluate on (the first `eval_size`, None: all, of) `test_set`.
 
     Writes `metrics.jsonl` and `last.pt` into `out_dir` when given, and resumes from
     `out_dir/last.pt` when it exists (a different model config there is an error).
@@ -121,8 +122,10 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
     eval_set = test_set.subset(slice(0, eval_size)) if test_set is not None else None
     local = slice(rank * t.batch_size // world, (rank + 1) * t.batch_size // world)
 
+    draw = batch_sampler(train_set, t.batch_size, t.augment, t.augment_pool, seed=t.seed + 2)
+
     def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = sample_batch(train_set, t.batch_size, data_gen, augment=t.augment)
+        x, y = draw(step, data_gen)  # batch number `step`: the same on every process and on resume
         return x[local], y[local]
 
     slots = torch.zeros(local.stop - local.start, m.seq_len, dtype=torch.long, device=device)
@@ -144,12 +147,14 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
             with open(out / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
 
-    def save() -> None:
+    def save(keep: bool = False) -> None:
         nonlocal saved_step
         if ckpt is not None and rank == 0:
             metrics = {"data_rng": data_gen.get_state().tolist(),
                        "last": history[-1] if history else {}}
             save_checkpoint(ckpt, cfg, model, step, metrics, ema, optimizer)
+            if keep:  # one per evaluation, as the official keeps (checkpoint_every_eval)
+                shutil.copyfile(ckpt, out / f"step_{step}.pt")
         saved_step = step
 
     try:
@@ -192,12 +197,12 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
                 n_since = 0
             if eval_set is not None and rank == 0 and (step % t.eval_every == 0 or last):
                 bar.set_description_str(f"{cfg.name} (evaluating {len(eval_set)} test puzzles)")
-                result = _evaluate_ema(model, ema, eval_set, device)
+                result = _evaluate_ema(model, ema, eval_set, device, progress)
                 bar.set_description_str(cfg.name)
                 log({"step": step, "time_s": round(seconds, 2), "eval": result.summary()})
                 bar.write(f"step {step}: test {result} [EMA weights]")
             if step % t.eval_every == 0 or last:
-                save()
+                save(keep=t.keep_checkpoints)
             if time_up:
                 break
     finally:
@@ -210,11 +215,12 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
     return TrainResult(model, step, time.monotonic() - start + elapsed_before, history, ckpt)
 
 
-def _evaluate_ema(model: TRM, ema: EMA | None, puzzles: PuzzleSet, device: torch.device):
+def _evaluate_ema(model: TRM, ema: EMA | None, puzzles: PuzzleSet, device: torch.device,
+                  progress: bool = False):
     if ema is None:
-        return evaluate(model, puzzles, device=device)
+        return evaluate(model, puzzles, device=device, progress=progress)
     with ema.applied(model):
-        return evaluate(model, puzzles, device=device)
+        return evaluate(model, puzzles, device=device, progress=progress)
 
 
 def _read_history(path: Path, up_to_step: int) -> list[dict]:
