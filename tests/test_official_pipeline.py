@@ -5,6 +5,7 @@ original files, the puzzle embedding outside the EMA, n_sup = 1, exploration dra
 global batch, a checkpoint per evaluation, and the README naming every difference left.
 """
 import json
+import re
 from pathlib import Path
 
 import torch
@@ -117,3 +118,13 @@ def test_keep_checkpoints_keeps_one_per_evaluation(tmp_path):
     assert sorted(p.name for p in other.glob("*.pt")) == ["last.pt"]  # the laptop default
     assert get_preset("sudoku-extreme-mlp").train.keep_checkpoints is True
 
+
+def test_readme_names_every_remaining_difference_from_the_paper_and_the_official_code():
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Faithful to the paper, and where it says otherwise", 1)[1].split("\n## ", 1)[0]
+    for needle in ("bf16", "sparse", "continue", "0.5", "CPU presets", "Sudoku-Extreme", "Maze-Hard",
+                   "not directly comparable", "50,000 epochs", "AdamATan2", "order of the additions",
+                   "augment_pool", "without augmentation", "--subsample", "EMA", "exploration",
+                   "keep_checkpoints"):
+        assert needle in section, f"the README's differences section does not mention {needle!r}"
+    assert re.search(r"60k|60,000", section)  # the paper's own number of epochs, stated beside
