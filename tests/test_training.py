@@ -7,8 +7,10 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+import trm_lib.train
 from trm_lib.checkpoint import load_model, read_checkpoint
 from trm_lib.config import get_preset
+from trm_lib.model import TRM
 from trm_lib.puzzles import PuzzleSet
 from trm_lib.sudoku import generate_puzzle
 from trm_lib.train import train
@@ -49,7 +51,8 @@ def test_training_writes_metrics_and_a_checkpoint_that_loads_with_weights_only(t
     model, cfg, _ = load_model(tmp_path / "last.pt")
     assert cfg == tiny_cfg()
     ema = state["ema"]
-    assert all(torch.equal(p, ema[n]) for n, p in model.named_parameters())  # EMA weights by default
+    assert "puzzle_emb" not in ema  # the EMA leaves it out, as the official: the live one is loaded
+    assert all(torch.equal(p, ema.get(n, state["model"][n])) for n, p in model.named_parameters())  # EMA by default
     raw, _, _ = load_model(tmp_path / "last.pt", use_ema=False)
     assert all(torch.equal(p, state["model"][n]) for n, p in raw.named_parameters())
 
@@ -100,17 +103,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class _EagerToHalt(TRM):
+    """A TRM whose Q head wants to halt at once, so exploration alone decides who goes on."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        with torch.no_grad():
+            self.q_head.bias.fill_(5.0)
+
+
 def _ddp_worker(rank: int, port: int, out_dir: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank))
     torch.set_num_threads(1)
-    cfg = tiny_cfg(max_steps=4).with_overrides(["model.halt_exploration_prob=0"])
+    trm_lib.train.TRM = _EagerToHalt
+    cfg = tiny_cfg(max_steps=4).with_overrides(["model.halt_exploration_prob=0.5"])
     train(cfg, tiny_sudoku_set(), out_dir=out_dir, progress=False, device="cpu")
     torch.distributed.destroy_process_group()
 
 
-def test_two_gloo_processes_match_one_process_on_the_same_global_batch(tmp_path):
-    # exploration draws are per process, so this comparison turns exploration off
-    cfg = tiny_cfg(max_steps=4).with_overrides(["model.halt_exploration_prob=0"])
+def test_two_gloo_processes_match_one_process_on_the_same_global_batch(tmp_path, monkeypatch):
+    # exploration is on and decides who halts: every process draws it for the whole global batch
+    monkeypatch.setattr(trm_lib.train, "TRM", _EagerToHalt)
+    cfg = tiny_cfg(max_steps=4).with_overrides(["model.halt_exploration_prob=0.5"])
     single = train(cfg, tiny_sudoku_set(), out_dir=tmp_path / "one", progress=False, device="cpu")
     mp.spawn(_ddp_worker, args=(_free_port(), str(tmp_path / "two")), nprocs=2, join=True)
     one = read_checkpoint(tmp_path / "one" / "last.pt")

@@ -8,7 +8,7 @@ the N_sup supervision steps of a puzzle are spread over N_sup iterations.
 
 Halting in training: a slot halts when q_halt > 0 or it has run n_sup steps. Exploration:
 with probability p a slot draws a minimum step count uniformly from 2..n_sup and cannot
-halt before it. Evaluation never halts early: it always runs all n_sup steps.
+halt before it (no exploration when n_sup is 1). Evaluation never halts early: it always runs all n_sup steps.
 
 Everything here stays on the device: no .item(), no host-device synchronisation.
 """
@@ -70,16 +70,23 @@ def refill(model: TRM, carry: Carry, inputs: torch.Tensor, labels: torch.Tensor,
 
 
 def halting_decision(q_halt: torch.Tensor, steps: torch.Tensor, n_sup: int,
-                     exploration_prob: float, generator: torch.Generator | None = None) -> torch.Tensor:
+                     exploration_prob: float, generator: torch.Generator | None = None,
+                     local: slice | None = None, global_size: int | None = None) -> torch.Tensor:
     """(B,) bool: halt where q_halt > 0 or steps >= n_sup, but not before an explored minimum.
 
-    `steps` counts the steps already run, this one included.
+    `steps` counts the steps already run, this one included. With several processes the
+    exploration is drawn for all `global_size` slots on every process and each keeps its
+    `local` slice, so K processes explore exactly as one process with the whole batch does.
+    Exploration needs room for a minimum of 2 steps: none when n_sup is 1 (as the official).
     """
     halted = (steps >= n_sup) | (q_halt > 0)
-    if exploration_prob > 0:
+    if exploration_prob > 0 and n_sup > 1:
         device = q_halt.device
-        explore = torch.rand(q_halt.shape, generator=generator, device=device) < exploration_prob
-        min_steps = torch.randint(2, n_sup + 1, q_halt.shape, generator=generator, device=device)
+        shape = (global_size,) if global_size is not None else q_halt.shape
+        explore = torch.rand(shape, generator=generator, device=device) < exploration_prob
+        min_steps = torch.randint(2, n_sup + 1, shape, generator=generator, device=device)
+        if local is not None:
+            explore, min_steps = explore[local], min_steps[local]
         halted = halted & (steps >= torch.where(explore, min_steps, 0))
     return halted
 
@@ -87,19 +94,23 @@ def halting_decision(q_halt: torch.Tensor, steps: torch.Tensor, n_sup: int,
 def train_step_forward(model: TRM, carry: Carry, inputs: torch.Tensor, labels: torch.Tensor,
                        puzzle_ids: torch.Tensor | None = None,
                        generator: torch.Generator | None = None,
-                       forward: torch.nn.Module | None = None) -> tuple[Carry, StepOutput]:
+                       forward: torch.nn.Module | None = None,
+                       local: slice | None = None, global_size: int | None = None) -> tuple[Carry, StepOutput]:
     """Refill halted slots, run one supervision step for all slots, decide who halts.
 
     Returns the new carry (its labels are the ones to train `out.logits` against) and the
     step's output, whose logits and q_halt still carry the graph of the last recursion.
-    `forward` runs the step in place of `model` (a DistributedDataParallel wrapper of it).
+    `forward` runs the step in place of `model` (a DistributedDataParallel wrapper of it);
+    `local` and `global_size` say which slots of the global batch these are (see
+    `halting_decision`).
     """
     cfg = model.cfg
     carry = refill(model, carry, inputs, labels, puzzle_ids)
     out = (forward or model)(carry.inputs, carry.y, carry.z, carry.puzzle_ids)
     steps = carry.steps + 1
     with torch.no_grad():
-        halted = halting_decision(out.q_halt, steps, cfg.n_sup, cfg.halt_exploration_prob, generator)
+        halted = halting_decision(out.q_halt, steps, cfg.n_sup, cfg.halt_exploration_prob, generator,
+                                  local, global_size)
     new = Carry(out.y, out.z, steps, halted, carry.inputs, carry.labels, carry.puzzle_ids)
     return new, out
 

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     banner(device)
     model, cfg, state = load_model(args.checkpoint, use_ema=not args.raw, device=device)
-    puzzles = load_puzzles(args.data)
+    puzzles = load_puzzles(args.data, progress=True)
     if (puzzles.task, puzzles.seq_len) != (cfg.task, cfg.model.seq_len):
         raise ValueError(f"{args.data} holds {puzzles.task} {puzzles.size}x{puzzles.size} puzzles, "
                          f"but the checkpoint's model ({cfg.name}) solves {cfg.task} "

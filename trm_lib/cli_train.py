@@ -19,13 +19,22 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--test", help="test CSV for periodic evaluation (default: the preset's shipped set)")
     p.add_argument("--out", default=None, help="run folder for metrics.jsonl and last.pt (default: runs/PRESET)")
     p.add_argument("--minutes", type=positive_minutes, default=None, help="stop after this much training time")
-    p.add_argument("--eval-size", type=positive_int, default=1000, help="test puzzles per periodic evaluation (default: 1000)")
+    p.add_argument("--eval-size", type=eval_size, default=1000,
+                   help="test puzzles per periodic evaluation, or 'all' for the whole test set (default: 1000)")
     p.add_argument("--eval-minutes", type=positive_minutes, default=None,
                    help="also evaluate (and save) after every this many minutes of training")
+    p.add_argument("--subsample", type=positive_int, default=None, metavar="N",
+                   help="train on N puzzles of the training file, drawn with train.seed "
+                        "(the official recipe: 1000 of Sudoku-Extreme's 3.8M)")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.lr=3e-4 model.n=4")
     return p
+
+
+def eval_size(text: str) -> int | None:
+    """'all' -> None (the whole test set), else a count of at least 1."""
+    return None if text.strip().lower() == "all" else positive_int(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,8 +49,14 @@ def run(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     check_model_fits(cfg.model, device, copies=5)
     banner(device)
-    train_set, test_set = load_puzzles(train_path), load_puzzles(test_path)
-    print(f"train: {shown(train_path)} ({len(train_set)} puzzles); test: {shown(test_path)} ({len(test_set)} puzzles)")
+    train_set, test_set = load_puzzles(train_path, progress=True), load_puzzles(test_path, progress=True)
+    drawn = ""
+    if args.subsample is not None:
+        total = len(train_set)
+        train_set = train_set.subsample(args.subsample, seed=cfg.train.seed)
+        drawn = f" of {total}, drawn with seed {cfg.train.seed}"
+    print(f"train: {shown(train_path)} ({len(train_set)} puzzles{drawn}); "
+          f"test: {shown(test_path)} ({len(test_set)} puzzles)")
     print(f"run folder: {out}")
     result = train(cfg, train_set, test_set, out_dir=out, minutes=args.minutes, device=device,
                    eval_size=args.eval_size, resume=not args.fresh, eval_minutes=args.eval_minutes)

@@ -4,6 +4,10 @@
 
 The average of a noisy trajectory sits closer to the valley floor than any single point
 on it: in the paper, dropping EMA costs Sudoku-Extreme 87.4 -> 79.9.
+
+The puzzle embedding is left out of the average, as in the official code (there it is a
+buffer, which its EMA does not see): evaluation uses the live embedding with the averaged
+network.
 """
 from __future__ import annotations
 
@@ -15,11 +19,12 @@ from torch import nn
 
 
 class EMA:
-    def __init__(self, model: nn.Module, decay: float = 0.999):
+    def __init__(self, model: nn.Module, decay: float = 0.999, skip: tuple[str, ...] = ("puzzle_emb",)):
+        """Average the trainable weights of `model` except those whose names start with `skip`."""
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
         self.decay = decay
-        self.names = [n for n, p in model.named_parameters() if p.requires_grad]
+        self.names = [n for n, p in model.named_parameters() if p.requires_grad and not n.startswith(skip)]
         params = dict(model.named_parameters())
         self.shadow = [params[n].detach().clone().float() for n in self.names]
 

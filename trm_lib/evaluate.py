@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
-
 from tqdm.auto import tqdm
 
 from trm_lib.act import iter_steps

@@ -23,6 +23,7 @@ from typing import Iterable
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from trm_lib import maze as mz
 from trm_lib import sudoku as sd
@@ -59,6 +60,19 @@ class PuzzleSet:
         idx = torch.arange(len(self))[index]
         return PuzzleSet(self.task, self.size, self.inputs[idx], self.labels[idx],
                          self.ratings[idx], [self.sources[i] for i in idx.tolist()])
+
+    def subsample(self, count: int, seed: int) -> PuzzleSet:
+        """`count` puzzles drawn without replacement, seeded, kept in file order; all if fewer.
+
+        The official recipe trains on 1,000 of Sudoku-Extreme's 3.8M training puzzles
+        (`build_sudoku_dataset.py --subsample-size 1000`); this is that draw, reproducible.
+        """
+        if count < 1:
+            raise ValueError(f"subsample size must be at least 1, got {count}")
+        if count >= len(self):
+            return self
+        pick = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:count]
+        return self.subset(pick.sort().values)
 
     def to(self, device: str | torch.device) -> PuzzleSet:
         return PuzzleSet(self.task, self.size, self.inputs.to(device), self.labels.to(device),
@@ -129,16 +143,24 @@ def infer_task_and_size(question: str) -> tuple[str, int]:
     return task, n
 
 
-def load_puzzles(path: str | Path, verify: bool = False) -> PuzzleSet:
+def load_puzzles(path: str | Path, verify: bool = False, progress: bool = False) -> PuzzleSet:
     """Read a puzzle CSV (ours or the originals') into tensors, checking every row.
 
     Always checked: field count, lengths, characters, Sudoku givens clashing or
     disagreeing with the answer, a complete and valid Sudoku answer, one S and one G, the
     maze answer keeping the question's cells. With `verify`, also solved: each Sudoku has
     exactly one solution equal to the answer, each maze answer is a shortest path.
-    Any problem raises ValueError naming the file, the line and the problem.
+    Any problem raises ValueError naming the file, the line and the problem. `progress`
+    shows a bar while a large file is read.
     """
-    parts = [parse_rows(path, chunk, verify) for chunk in iter_chunks(path)]
+    parts = []
+    # a bar of rows read, shown when reading takes more than two seconds (the original
+    # Sudoku-Extreme training file has 3.8M rows)
+    with tqdm(desc=f"reading {Path(path).name}", unit=" rows", unit_scale=True, delay=2.0, leave=False,
+              disable=not progress) as bar:
+        for chunk in iter_chunks(path):
+            parts.append(parse_rows(path, chunk, verify))
+            bar.update(len(chunk))
     first = parts[0]
     for part in parts[1:]:
         if (part.task, part.size) != (first.task, first.size):

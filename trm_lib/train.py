@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from trm_lib.act import initial_carry, train_step_forward
-from trm_lib.augment import sample_batch
+from trm_lib.augment import batch_sampler
 from trm_lib.checkpoint import check_config_matches, config_of, load_weights, read_checkpoint, save_checkpoint
 from trm_lib.config import Config
 from trm_lib.device import autocast, maybe_compile, pick_device
@@ -68,11 +69,11 @@ def _distributed() -> tuple[int, int]:
 
 def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
           out_dir: str | Path | None = None, minutes: float | None = None,
-          device: torch.device | str | None = None, eval_size: int = 1000, log_every: int = 50,
+          device: torch.device | str | None = None, eval_size: int | None = 1000, log_every: int = 50,
           progress: bool = True, resume: bool = True,
           on_record: Callable[[dict], None] | None = None,
           eval_minutes: float | None = None) -> TrainResult:
-    """Train `cfg` on `train_set`; evaluate on (the first `eval_size` of) `test_set`.
+    """Train `cfg` on `train_set`; evaluate on (the first `eval_size`, None: all, of) `test_set`.
 
     Writes `metrics.jsonl` and `last.pt` into `out_dir` when given, and resumes from
     `out_dir/last.pt` when it exists (a different model config there is an error).
@@ -170,8 +171,10 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
     eval_set = test_set.subset(slice(0, eval_size)) if test_set is not None else None
     local = slice(rank * t.batch_size // world, (rank + 1) * t.batch_size // world)
 
+    draw = batch_sampler(train_set, t.batch_size, t.augment, t.augment_pool, seed=t.seed + 2)
+
     def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = sample_batch(train_set, t.batch_size, data_gen, augment=t.augment)
+        x, y = draw(step, data_gen)  # batch number `step`: the same on every process and on resume
         return x[local], y[local]
 
     slots = torch.zeros(local.stop - local.start, m.seq_len, dtype=torch.long, device=device)
@@ -200,12 +203,14 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
         if on_record is not None and rank == 0:
             on_record(record)
 
-    def save() -> None:
+    def save(keep: bool = False) -> None:
         nonlocal saved_step
         if ckpt is not None and rank == 0:
             state = train_state.capture(carry if world == 1 else None, data_gen, sums, n_since, device)
             save_checkpoint(ckpt, cfg, model, step, {"last": history[-1] if history else {}}, ema, optimizer,
                             train_state=state)
+            if keep:  # one per evaluation, as the official keeps (checkpoint_every_eval)
+                shutil.copyfile(ckpt, out / f"step_{step}.pt")
         saved_step = step
 
     def check_finite(loss_sum: float) -> None:
@@ -227,7 +232,8 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
             lr = set_learning_rate(optimizer, step, t.warmup_steps)
             x, y = next_batch()
             with autocast(device):
-                carry, step_out = train_step_forward(model, carry, x, y, forward=forward)
+                carry, step_out = train_step_forward(model, carry, x, y, forward=forward,
+                                                     local=local, global_size=t.batch_size)
                 loss = trm_loss(step_out.logits, carry.labels, step_out.q_halt, t.loss, t.halt_loss_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.total.backward()
@@ -273,12 +279,12 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
                 check_finite(sums[0].item())  # steps since the last record: no NaN goes into a checkpoint
             if eval_set is not None and rank == 0 and due:
                 bar.set_description_str(f"{cfg.name} (evaluating {len(eval_set)} test puzzles)")
-                result = _evaluate_ema(model, ema, eval_set, device)
+                result = _evaluate_ema(model, ema, eval_set, device, progress)
                 bar.set_description_str(cfg.name)
                 log({"step": step, "time_s": round(seconds, 2), "eval": result.summary()})
                 bar.write(f"step {step}: test {result} [EMA weights]")
             if due:
-                save()
+                save(keep=t.keep_checkpoints)
             if time_up:
                 break
     finally:
@@ -312,8 +318,9 @@ def _clock(seconds: float) -> str:
     return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
 
 
-def _evaluate_ema(model: TRM, ema: EMA | None, puzzles: PuzzleSet, device: torch.device):
+def _evaluate_ema(model: TRM, ema: EMA | None, puzzles: PuzzleSet, device: torch.device,
+                  progress: bool = False):
     if ema is None:
-        return evaluate(model, puzzles, device=device)
+        return evaluate(model, puzzles, device=device, progress=progress)
     with ema.applied(model):
-        return evaluate(model, puzzles, device=device)
+        return evaluate(model, puzzles, device=device, progress=progress)
