@@ -7,7 +7,8 @@ from trm_lib.pretrained import available, load_pretrained, pretrained_metrics
 from trm_lib.puzzles import load_puzzles
 
 
-@pytest.mark.parametrize("name, floor", [("sudoku4-cpu", 0.95), ("sudoku6-cpu", 0.95), ("maze-small-cpu", 0.9)])
+@pytest.mark.parametrize("name, floor", [("sudoku4-cpu", 0.95), ("sudoku6-cpu", 0.95), ("maze-small-cpu", 0.9),
+                                         ("sudoku9-cpu", 0.65)])
 def test_shipped_model_solves_the_test_set_as_its_card_says(name, floor):
     model, cfg = load_pretrained(name)
     test = load_puzzles(dataset_files(cfg.dataset)[1]).subset(slice(0, 100))
@@ -17,6 +18,6 @@ def test_shipped_model_solves_the_test_set_as_its_card_says(name, floor):
 
 
 def test_asking_for_a_model_that_is_not_shipped_lists_the_ones_that_are():
-    assert {"sudoku4-cpu", "sudoku6-cpu"} <= set(available())
+    assert {"sudoku4-cpu", "sudoku6-cpu", "sudoku9-cpu"} <= set(available())
     with pytest.raises(FileNotFoundError, match="shipped: .*sudoku6-cpu"):
         load_pretrained("sudoku9-gpu")
