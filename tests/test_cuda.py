@@ -65,6 +65,13 @@ def shipped_puzzles(dataset: str, count: int, start: int = 0) -> tuple[torch.Ten
     return puzzles.inputs[start:start + count], puzzles.labels[start:start + count]
 
 
+def assert_bf16_cuda_step_matches_cpu(model, x, labels) -> None:
+    """One training step in bf16 autocast on CUDA against the float32 step on the CPU."""
+    cuda = training_step(model, x, labels, "cuda", bf16=True)
+    cpu = training_step(model, x, labels, "cpu", bf16=False)
+    assert not beyond_tolerance(cuda, cpu), relative_differences(cuda, cpu)
+
+
 @pytest.mark.parametrize("preset, batch", [("sudoku-extreme-mlp", 8), ("maze-hard-att", 2)])
 def test_bf16_step_on_cuda_matches_the_float32_cpu_step_at_paper_width(preset, batch):
     from trm_lib.model import TRM
@@ -72,18 +79,14 @@ def test_bf16_step_on_cuda_matches_the_float32_cpu_step_at_paper_width(preset, b
     cfg = get_preset(preset).with_overrides({"model.T": 1, "model.n": 1})
     model = TRM(cfg.model)
     x, labels = shipped_puzzles(cfg.dataset, batch)
-    cuda = training_step(model, x, labels, "cuda", bf16=True)
-    cpu = training_step(model, x, labels, "cpu", bf16=False)
-    assert not beyond_tolerance(cuda, cpu), relative_differences(cuda, cpu)
+    assert_bf16_cuda_step_matches_cpu(model, x, labels)
 
 
 @pytest.mark.parametrize("name", available())
 def test_bf16_step_on_cuda_matches_the_float32_cpu_step_of_a_trained_model(name):
     model, cfg = load_pretrained(name)
     x, labels = shipped_puzzles(cfg.dataset, 32)
-    cuda = training_step(model, x, labels, "cuda", bf16=True)
-    cpu = training_step(model, x, labels, "cpu", bf16=False)
-    assert not beyond_tolerance(cuda, cpu), relative_differences(cuda, cpu)
+    assert_bf16_cuda_step_matches_cpu(model, x, labels)
 
 
 @pytest.mark.parametrize("name", available())
