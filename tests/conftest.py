@@ -1,10 +1,11 @@
 """Shared test setup. FAST mode: notebooks run by nbval shrink their data and steps."""
 import os
 
+os.environ.setdefault("TRM_FAST", "1")  # inherited by the notebook kernels nbval starts
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see trm_lib/__init__.py
+
 import pytest
 import torch
-
-os.environ.setdefault("TRM_FAST", "1")  # inherited by the notebook kernels nbval starts
 
 from trm_lib.config import ModelConfig
 

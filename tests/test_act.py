@@ -29,6 +29,25 @@ def test_exploration_sets_a_minimum_step_count_between_2_and_n_sup():
     assert 0.85 < some.float().mean().item() < 0.95  # only about 10% explore
 
 
+def test_without_halting_in_training_a_slot_runs_all_n_sup_steps_whatever_q_says():
+    q = torch.full((4,), 5.0)  # everyone wants to halt
+    halted = halting_decision(q, torch.tensor([1, 7, 8, 9]), 8, 0.1, use_q=False)
+    assert halted.tolist() == [False, False, True, True]
+
+
+def test_the_halt_in_training_switch_reaches_the_training_step():
+    model = TRM(tiny_config(n_sup=3, halt_exploration_prob=0.0, halt_in_training=False))
+    with torch.no_grad():
+        model.q_head.bias.fill_(5.0)  # q_halt > 0 everywhere: with ACT every slot would halt now
+    inputs = torch.randint(1, 5, (2, 9))
+    carry = initial_carry(model, inputs, inputs)
+    carry, _ = train_step_forward(model, carry, inputs, inputs)
+    assert not carry.halted.any()
+    for _ in range(2):
+        carry, _ = train_step_forward(model, carry, inputs, inputs)
+    assert carry.halted.all() and carry.steps.tolist() == [3, 3]
+
+
 def test_a_halted_slot_is_reset_and_refilled_while_the_others_keep_their_state():
     model = TRM(tiny_config())
     old_inputs = torch.randint(1, 5, (3, 9))

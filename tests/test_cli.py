@@ -66,3 +66,18 @@ def test_solve_prints_an_unchanged_grid_once_and_says_where_the_model_halted(cap
     text = capsys.readouterr().out
     assert text.count("no cell changed") == 7 and len(re.findall(r"^step \d: halting probability", text, re.M)) == 8
     assert "the model halts here, at step 1" in text and "halted at step 1 of 8" in text
+
+
+def test_solve_with_halt_stops_at_the_halting_step_and_judges_that_answer(capsys):
+    assert main(["solve", "--checkpoint", "trm_lib/pretrained/sudoku6-cpu.pt", "--device", "cpu", "--halt",
+                 "--puzzle", ".4....2....16.......1.3.41........45"]) == 0
+    text = capsys.readouterr().out
+    assert "step 1:" in text and "step 2:" not in text  # nothing runs after the halt
+    assert "1 of 8 steps run" in text and "the answer at the halt (step 1) is valid" in text
+
+
+def test_eval_with_halt_reports_the_answer_at_the_halt_and_the_steps_saved(trained, capsys):
+    assert main(["eval", "--checkpoint", str(trained / "last.pt"), "--data", str(trained / "test.csv.gz"),
+                 "--steps", "3", "--halt"]) == 0
+    line = [t for t in capsys.readouterr().out.splitlines() if t.startswith("halting at inference")]
+    assert len(line) == 1 and re.search(r"after \d\.\d\d steps on average of 3 \(\d+% of the supervision", line[0])

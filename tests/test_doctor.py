@@ -30,12 +30,32 @@ def test_a_missing_requirement_is_marked_with_the_fix(monkeypatch):
     assert found["torch"].ok
 
 
-def test_two_threads_on_a_busy_machine_advise_one(monkeypatch):
+def test_spinning_threads_on_a_busy_machine_get_the_fix(monkeypatch):
     monkeypatch.setattr(doctor.torch, "get_num_threads", lambda: 2)
     monkeypatch.setattr(doctor.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(doctor.os, "getloadavg", lambda: (1.9, 1.9, 1.9))
+    monkeypatch.setattr(doctor, "wait_policy", lambda: "ACTIVE")
     (finding,) = doctor.threads()
-    assert not finding.ok and "OMP_NUM_THREADS=1" in finding.text and "2 threads" in finding.text
+    assert not finding.ok and "OMP_WAIT_POLICY=PASSIVE" in finding.text and "2 threads" in finding.text
+    monkeypatch.setattr(doctor, "wait_policy", lambda: "PASSIVE")
+    (finding,) = doctor.threads()
+    assert finding.ok and "wait passively" in finding.text  # passive waiting copes with the load
+
+
+def test_importing_trm_lib_before_torch_makes_its_threads_wait_passively():
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
+    code = "import trm_lib, os; print(os.environ['OMP_WAIT_POLICY'], trm_lib.OMP_WAIT_POLICY_AT_TORCH_LOAD)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["PASSIVE", "PASSIVE"]
+    late = subprocess.run([sys.executable, "-c", "import torch; " + code], env=env, capture_output=True,
+                          text=True, check=True)
+    assert late.stdout.split() == ["PASSIVE", "None"]  # too late for torch: the doctor says so
+    chosen = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+                            capture_output=True, text=True, check=True)
+    assert chosen.stdout.split() == ["ACTIVE", "ACTIVE"]  # a policy the user chose is kept
 
 
 def test_one_thread_on_a_free_machine_is_fine_and_singular(monkeypatch):

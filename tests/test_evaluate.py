@@ -83,3 +83,17 @@ def test_evaluate_reports_exact_cell_valid_per_step_and_when_it_would_halt():
     assert np.isclose(result.cell_per_step[0], 13 / 16)  # only the 3 path cells are wrong
     assert result.halt_step_mean == 2.0  # first step with q_halt > 0
     assert torch.equal(result.predictions[0], answers[-1])
+
+
+def test_halting_at_inference_keeps_the_answer_of_the_first_step_with_q_halt_above_0():
+    m = tokens(MAZE, "maze", 4)
+    wrong = tokens(TOO_LONG, "maze", 4)
+    answers = [m, tokens(OUR_PATH, "maze", 4), wrong]  # right at step 2 only
+    cfg = tiny_config(vocab_size=6, seq_len=16, n_sup=3)
+    puzzles = PuzzleSet("maze", 4, m[None], tokens(OUR_PATH, "maze", 4)[None], torch.zeros(1), ["t"])
+    halts_at_2 = evaluate(ScriptedModel(answers, [-1.0, 2.0, 3.0], cfg), puzzles, device=torch.device("cpu"))
+    assert halts_at_2.exact == 0.0 and halts_at_2.valid == 0.0  # all steps: the answer was lost
+    assert halts_at_2.exact_at_halt == 1.0 and halts_at_2.valid_at_halt == 1.0  # halting kept it
+    never = evaluate(ScriptedModel(answers, [-1.0, -2.0, -3.0], cfg), puzzles, device=torch.device("cpu"))
+    assert never.halt_step_mean == 3.0
+    assert never.exact_at_halt == never.exact == 0.0  # no halt: the last answer stands

@@ -8,7 +8,10 @@ the N_sup supervision steps of a puzzle are spread over N_sup iterations.
 
 Halting in training: a slot halts when q_halt > 0 or it has run n_sup steps. Exploration:
 with probability p a slot draws a minimum step count uniformly from 2..n_sup and cannot
-halt before it (no exploration when n_sup is 1). Evaluation never halts early: it always runs all n_sup steps.
+halt before it (no exploration when n_sup is 1). With `halt_in_training=False` (ours, not
+the paper's) a slot halts only after n_sup steps: every step of every puzzle is trained,
+the steps after the answer was found included. Evaluation never halts early: it always
+runs all n_sup steps, and reports the answer at the first step with q_halt > 0 beside it.
 
 Everything here stays on the device: no .item(), no host-device synchronisation.
 """
@@ -71,14 +74,19 @@ def refill(model: TRM, carry: Carry, inputs: torch.Tensor, labels: torch.Tensor,
 
 def halting_decision(q_halt: torch.Tensor, steps: torch.Tensor, n_sup: int,
                      exploration_prob: float, generator: torch.Generator | None = None,
-                     local: slice | None = None, global_size: int | None = None) -> torch.Tensor:
+                     local: slice | None = None, global_size: int | None = None,
+                     use_q: bool = True) -> torch.Tensor:
     """(B,) bool: halt where q_halt > 0 or steps >= n_sup, but not before an explored minimum.
+
+    `use_q=False` halts at n_sup only (`ModelConfig.halt_in_training=False`).
 
     `steps` counts the steps already run, this one included. With several processes the
     exploration is drawn for all `global_size` slots on every process and each keeps its
     `local` slice, so K processes explore exactly as one process with the whole batch does.
     Exploration needs room for a minimum of 2 steps: none when n_sup is 1 (as the official).
     """
+    if not use_q:
+        return steps >= n_sup
     halted = (steps >= n_sup) | (q_halt > 0)
     if exploration_prob > 0 and n_sup > 1:
         device = q_halt.device
@@ -110,7 +118,7 @@ def train_step_forward(model: TRM, carry: Carry, inputs: torch.Tensor, labels: t
     steps = carry.steps + 1
     with torch.no_grad():
         halted = halting_decision(out.q_halt, steps, cfg.n_sup, cfg.halt_exploration_prob, generator,
-                                  local, global_size)
+                                  local, global_size, use_q=cfg.halt_in_training)
     new = Carry(out.y, out.z, steps, halted, carry.inputs, carry.labels, carry.puzzle_ids)
     return new, out
 

@@ -13,6 +13,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="puzzle CSV (ours or the original format)")
     p.add_argument("--steps", type=positive_int, default=None,
                    help="supervision steps (default: the n_sup it was trained with; more is test-time scaling)")
+    p.add_argument("--halt", action="store_true",
+                   help="also report the answer at the first step where the model halts (q_halt > 0), "
+                        "the mean steps that uses and the compute it saves")
     p.add_argument("--predictions-out", default=None, help="write the model's answers as a CSV")
     p.add_argument("--raw", action="store_true", help="use the raw weights instead of the EMA ones")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
@@ -43,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
           f"({result.n_puzzles} puzzles, {result.n_steps} supervision steps)")
     per_step = "  ".join(f"{k + 1}:{a:.1%}" for k, a in enumerate(result.exact_per_step))
     print(f"exact after each step: {per_step}")
+    if args.halt:
+        print(halt_line(result))
     warning = label_warning(puzzles, result.predictions, args.data)
     if warning:
         print(warning)
@@ -52,6 +57,14 @@ def run(args: argparse.Namespace) -> int:
         save_puzzles(answered, args.predictions_out)
         print(f"predictions written to {args.predictions_out}")
     return 0
+
+
+def halt_line(result) -> str:
+    """ACT at inference: each puzzle stops at its first step with q_halt > 0 (or at the last)."""
+    saved = 1 - result.halt_step_mean / result.n_steps
+    return (f"halting at inference: exact {result.exact_at_halt:.2%}  valid {result.valid_at_halt:.2%}  "
+            f"after {result.halt_step_mean:.2f} steps on average of {result.n_steps} "
+            f"({saved:.0%} of the supervision steps saved)")
 
 
 def _refuse_to_overwrite(out: str, inputs: dict[str, str]) -> None:

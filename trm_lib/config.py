@@ -33,6 +33,9 @@ class ModelConfig:
     n: int = 6  # latent updates per recursion
     n_sup: int = 16  # supervision (ACT) steps at most; evaluation always runs them all
     halt_exploration_prob: float = 0.1
+    # ours, not the paper's: False runs every training slot for all n_sup steps (no early halt),
+    # so the steps after an answer is found get gradients too; the Q head still learns
+    halt_in_training: bool = True
     rms_norm_eps: float = 1e-5
     rope_theta: float = 10000.0
     # ablations of the paper's Tables 1-2 (the defaults are TRM itself)

@@ -81,13 +81,23 @@ def threads() -> list[Finding]:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     text = (f"torch uses {_plural(n, 'thread')} (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}), "
             f"{_plural(usable, 'core')} of {cores} open to it; load average {load:.1f}")
-    if n > 1 and cores - load < n - 0.5:
-        return [Finding(False, text + f": other work keeps about {min(load, cores):.1f} cores busy, and torch's "
-                                      "threads wait for each other when one is slowed; start Jupyter with "
-                                      "OMP_NUM_THREADS=1 while the machine is busy")]
+    policy = wait_policy()
+    text += f"; its threads wait {'passively' if policy == 'PASSIVE' else 'by spinning'}"
+    if n > 1 and policy != "PASSIVE" and cores - load < n - 0.5:
+        return [Finding(False, text + f": other work keeps about {min(load, cores):.1f} cores busy, and a "
+                                      "spinning thread starves the working one (10x slower measured); "
+                                      "import trm_lib before torch, or start Jupyter with OMP_WAIT_POLICY=PASSIVE")]
     if load > cores - 0.5:
         return [Finding(True, text + ": the machine is busy, so the times below are longer than on a free one")]
     return [Finding(True, text)]
+
+
+def wait_policy() -> str:
+    """How torch's OpenMP threads wait: OMP_WAIT_POLICY as it was when torch loaded (trm_lib sets
+    PASSIVE when it is imported first; None when torch came first and nobody had set it)."""
+    import trm_lib
+
+    return (trm_lib.OMP_WAIT_POLICY_AT_TORCH_LOAD or "").upper() or "spinning (the default)"
 
 
 def time_presets(device: torch.device, repeats: int = 3) -> dict[str, float]:

@@ -35,6 +35,8 @@ class EvalResult:
     cell_per_step: list[float] = field(default_factory=list)
     halt_prob_per_step: list[float] = field(default_factory=list)  # mean sigmoid(q_halt)
     halt_step_mean: float = 0.0  # mean first step with q_halt > 0 (n_steps if never)
+    exact_at_halt: float = 0.0  # ACT at inference: the answer at that first halting step
+    valid_at_halt: float = float("nan")
     predictions: torch.Tensor | None = None  # (P, S) tokens after the last step, on CPU
     valid_per_step: list[float] | None = None  # only when asked for: validity is checked on the CPU
 
@@ -81,6 +83,8 @@ def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_s
     cell = torch.zeros(n_steps, device=device)
     halt_prob = torch.zeros(n_steps, device=device)
     halt_step = torch.zeros((), device=device)
+    exact_halt = torch.zeros((), device=device)
+    halt_preds = []
     preds = [[] for _ in range(n_steps if valid_per_step else 1)]  # per step, or the last one only
     bar = tqdm(total=-(-P // batch_size) * n_steps, disable=not progress, unit="step", desc="evaluating",
                mininterval=1.0)
@@ -88,6 +92,7 @@ def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_s
         x = puzzles.inputs[start:start + batch_size].to(device)
         y = puzzles.labels[start:start + batch_size].to(device)
         first_halt = torch.full((x.shape[0],), float(n_steps), device=device)
+        halt_pred = None  # the answer at each puzzle's first step with q_halt > 0
         steps = iter_steps(model, x, n_steps)
         for k in range(n_steps):
             with autocast(device):
@@ -99,9 +104,15 @@ def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_s
             halt_prob[k] += torch.sigmoid(out.q_halt).sum()
             wants = (out.q_halt > 0) & (first_halt == n_steps)
             first_halt = torch.where(wants, float(k + 1), first_halt)
+            # a puzzle that has not halted before this step takes this step's answer; so one that
+            # never halts ends with the last answer, as halting at n_steps would give
+            take = (first_halt >= k + 1).unsqueeze(-1)
+            halt_pred = pred if halt_pred is None else torch.where(take, pred, halt_pred)
             if valid_per_step:
                 preds[k].append(pred.cpu())
         halt_step += first_halt.sum()
+        exact_halt += (halt_pred == y).all(-1).sum()
+        halt_preds.append(halt_pred.cpu())
         if not valid_per_step:
             preds[0].append(pred.cpu())
     bar.close()
@@ -110,11 +121,22 @@ def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_s
     predictions = per_step[-1]
     q = puzzles.inputs.cpu().numpy()
 
-    def valid_share(p: torch.Tensor) -> float:
+    def valid_each(p: torch.Tensor) -> list[bool]:
         p = p.numpy()
-        return sum(is_valid(puzzles.task, q[i], p[i]) for i in range(P)) / P
+        return [is_valid(puzzles.task, q[i], p[i]) for i in range(P)]
 
-    valid = valid_share(predictions) if check_validity and P else float("nan")
+    def valid_share(p: torch.Tensor) -> float:
+        return sum(valid_each(p)) / P
+
+    valid, valid_halt = float("nan"), float("nan")
+    if check_validity and P:
+        last_ok = valid_each(predictions)
+        valid = sum(last_ok) / P
+        at_halt = torch.cat(halt_preds)
+        differs = (at_halt != predictions).any(-1).tolist()  # check only the answers that differ
+        at_halt_np = at_halt.numpy()
+        valid_halt = sum(is_valid(puzzles.task, q[i], at_halt_np[i]) if differs[i] else last_ok[i]
+                         for i in range(P)) / P
     valid_l = [valid_share(p) for p in per_step] if valid_per_step and P else None
     exact_l = [c / max(P, 1) for c in exact.tolist()]  # counts / P, exactly as `valid` is computed
     cell_l = (cell / max(P, 1)).tolist()
@@ -122,7 +144,8 @@ def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_s
         n_puzzles=P, n_steps=n_steps, exact=exact_l[-1], cell=cell_l[-1], valid=valid,
         exact_per_step=exact_l, cell_per_step=cell_l,
         halt_prob_per_step=(halt_prob / max(P, 1)).tolist(),
-        halt_step_mean=(halt_step / max(P, 1)).item(), predictions=predictions, valid_per_step=valid_l,
+        halt_step_mean=(halt_step / max(P, 1)).item(), exact_at_halt=(exact_halt / max(P, 1)).item(),
+        valid_at_halt=valid_halt, predictions=predictions, valid_per_step=valid_l,
     )
 
 
