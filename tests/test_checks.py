@@ -1,7 +1,7 @@
 """Exercise checkers: they say exactly what differs, never show a traceback, and fall back kindly."""
 import torch
 
-from trm_lib.checks import check_function, run_check
+from trm_lib.course.checks import check_function, run_check
 from trm_lib.layers import rms_norm
 
 

@@ -5,7 +5,7 @@ import torch
 from tests.conftest import tiny_config
 from trm_lib.evaluate import evaluate, is_valid
 from trm_lib.model import StepOutput
-from trm_lib.puzzles import PuzzleSet, encode
+from trm_lib.data.puzzles import PuzzleSet, encode
 
 SOLUTION_4 = "1234341221434321"
 PUZZLE_4 = "1.3.3.1.2.4.4.2."

@@ -1,9 +1,9 @@
 """Lesson 03's checkers: the supervision loop and the 1-step gradient, right, wrong and unattempted."""
 import torch
 
-from trm_lib.exercises import check_deep_supervision, check_one_step_gradient, reference_one_step_gradient
+from trm_lib.course.exercises import check_deep_supervision, check_one_step_gradient, reference_one_step_gradient
 from trm_lib.losses import trm_loss
-from trm_lib.supervision import deep_supervision
+from trm_lib.course.supervision import deep_supervision
 
 
 def _loop(model, inputs, labels, n_sup, optimizer, carry=True, detach=True, step_every=True):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from trm_lib import maze as mz
+from trm_lib.data import maze as mz
 
 
 def grid(rows: list[str]) -> np.ndarray:

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from trm_lib import maze as mz
-from trm_lib import sudoku as sd
-from trm_lib.augment import PuzzleDataset, augment_batch, sample_batch, sudoku_transforms
-from trm_lib.cli_data import add_parser, check, run
-from trm_lib.equivalence import overlaps
-from trm_lib.puzzles import load_puzzles, save_puzzles, to_grid, write_rows
+from trm_lib.data import maze as mz
+from trm_lib.data import sudoku as sd
+from trm_lib.data.augment import PuzzleDataset, augment_batch, sample_batch, sudoku_transforms
+from trm_lib.cli.data import add_parser, check, run
+from trm_lib.data.equivalence import overlaps
+from trm_lib.data.puzzles import load_puzzles, save_puzzles, to_grid, write_rows
 
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 SHIPPED = sorted(DATASETS.glob("*/*.csv.gz"))

@@ -4,8 +4,8 @@ import random
 import numpy as np
 import pytest
 
-from trm_lib import sudoku as sd
-from trm_lib.sudoku_hard import RATING_BINS, generate_hard, next_target_bin, rating_bin
+from trm_lib.data import sudoku as sd
+from trm_lib.data.sudoku_hard import RATING_BINS, generate_hard, next_target_bin, rating_bin
 
 # A well-known very hard 9x9 puzzle (needs many guesses) and an easy one.
 HARD = "8..........36......7..9.2...5...7.......457.....1...3...1....68..85...1..9....4.."

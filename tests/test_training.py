@@ -11,8 +11,8 @@ import trm_lib.train
 from trm_lib.checkpoint import load_model, read_checkpoint
 from trm_lib.config import get_preset
 from trm_lib.model import TRM
-from trm_lib.puzzles import PuzzleSet
-from trm_lib.sudoku import generate_puzzle
+from trm_lib.data.puzzles import PuzzleSet
+from trm_lib.data.sudoku import generate_puzzle
 from trm_lib.train import train
 
 
@@ -138,7 +138,7 @@ def test_plot_history_draws_accuracy_against_minutes_and_the_loss(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from trm_lib.plots import plot_history
+    from trm_lib.viz.plots import plot_history
 
     data = tiny_sudoku_set()
     train(tiny_cfg(max_steps=4, eval_every=2), data, data, out_dir=tmp_path, progress=False, log_every=1, device="cpu")

@@ -17,11 +17,11 @@ import torch
 from tqdm.auto import tqdm
 
 from trm_lib.act import iter_steps
-from trm_lib.maze import is_valid_shortest_path
-from trm_lib.sudoku import is_valid_solution
+from trm_lib.data.maze import is_valid_shortest_path
+from trm_lib.data.sudoku import is_valid_solution
 from trm_lib.device import autocast
 from trm_lib.model import TRM
-from trm_lib.puzzles import PuzzleSet, to_grid
+from trm_lib.data.puzzles import PuzzleSet, to_grid
 
 
 @dataclass
