@@ -185,7 +185,7 @@ def test_a_maze_whose_first_row_is_all_open_is_accepted_by_solve(capsys):
 
 
 def test_asking_for_more_distinct_puzzles_than_exist_fails_fast(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("trm_lib.cli.data.MAX_REPEATS_IN_A_ROW", 300)  # the real limit, 2000, takes seconds
+    monkeypatch.setattr("trm_lib.data.generate.MAX_REPEATS_IN_A_ROW", 300)  # the real limit, 2000, takes seconds
     code, err, _ = _run(["data", "sudoku", "--size", "4", "--count", "100000", "--seed", "0",
                       "--out", str(tmp_path / "s.csv")], capsys)
     assert code == 2 and "only 36 distinct puzzles exist here, it seems" in err and "ask for at most 36" in err

@@ -92,7 +92,7 @@ def threads() -> list[Finding]:
 
 def time_presets(device: torch.device, repeats: int = 3) -> dict[str, float]:
     """Seconds per training iteration of each preset the lessons train (median of `repeats`)."""
-    from trm_lib.cli.bench import seconds_per_training_iteration
+    from trm_lib.experiments.bench import seconds_per_training_iteration
 
     presets = sorted({p for work in LESSON_WORK.values() for p in work})
     return {p: seconds_per_training_iteration(p, device, repeats=repeats) for p in presets}
