@@ -6,7 +6,8 @@ gradients. It never lets a torch traceback reach the learner. An exercise left a
 `raise NotImplementedError` is "not attempted yet": the check says so and hands back the
 reference, so the notebook carries on.
 
-    rms_norm = check_function(my_rms_norm, reference.rms_norm, lambda g: (torch.randn(2, 5, 8, generator=g),))
+    result = run_check(my_rms_norm, reference.rms_norm, lambda g: (torch.randn(2, 5, 8, generator=g),), "rms_norm")
+    rms_norm = verdict(result, my_rms_norm, reference.rms_norm)  # prints the line; yours if it passed
 """
 from __future__ import annotations
 
@@ -86,30 +87,18 @@ def compare(yours: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4, w
     return None
 
 
-def check_function(yours: Callable, reference: Callable, make_inputs: Inputs, name: str = "your function",
-                   trials: int = 3, atol: float = 1e-5, rtol: float = 1e-4, grad: bool = True,
-                   seed: int = 0, verbose: bool = True, arg_names: list[str] | None = None,
-                   out_names: list[str] | None = None) -> Callable:
-    """Compare `yours` with `reference` on `trials` random inputs; return the function to use next.
+def run_check(yours: Callable, reference: Callable, make_inputs: Inputs, name: str = "your function",
+              trials: int = 3, atol: float = 1e-5, rtol: float = 1e-4, grad: bool = True,
+              seed: int = 0, arg_names: list[str] | None = None, out_names: list[str] | None = None,
+              trial_notes: list[str] | None = None, shown_args: int | None = None) -> CheckResult:
+    """Compare `yours` with `reference` on `trials` random inputs and say how it went.
 
     `make_inputs(generator)` returns the positional arguments. With `grad`, floating inputs
     require gradients and the gradients of a random projection of the outputs are compared too.
     `arg_names` name the inputs in messages ("gradient of x"); by default "input 0", "input 1", ...
     `out_names` name the returned values ("y values differ"); by default "output 0", ...
-    """
-    result = run_check(yours, reference, make_inputs, name, trials, atol, rtol, grad, seed, arg_names, out_names)
-    if verbose:
-        print(result)
-    return yours if result.passed else reference
-
-
-def run_check(yours: Callable, reference: Callable, make_inputs: Inputs, name: str = "your function",
-              trials: int = 3, atol: float = 1e-5, rtol: float = 1e-4, grad: bool = True,
-              seed: int = 0, arg_names: list[str] | None = None, out_names: list[str] | None = None,
-              trial_notes: list[str] | None = None, shown_args: int | None = None) -> CheckResult:
-    """`check_function`'s comparison, returning the verdict instead of printing it. A failure
-    says which trial (with `trial_notes[k]`, what that trial tries) and the shapes of the first
-    `shown_args` arguments (all by default; the rest are weights handed in, not inputs)."""
+    A failure says which trial (with `trial_notes[k]`, what that trial tries) and the shapes of
+    the first `shown_args` arguments (all by default; the rest are weights handed in, not inputs)."""
     g = torch.Generator().manual_seed(seed)
     for trial in range(trials):
         args = make_inputs(g)

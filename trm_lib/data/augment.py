@@ -1,4 +1,4 @@
-"""Augmentation of token batches on any device, a seeded augmenting Dataset, and batches.
+"""Augmentation of token batches on any device, and the training batches drawn with it.
 
 Sudoku: permute bands and rows within bands, stacks and columns within stacks, transpose
 with probability 1/2 where boxes are square (4 x 4, 9 x 9; never 6 x 6), relabel digits.
@@ -207,25 +207,3 @@ def batch_sampler(puzzle_set: PuzzleSet, batch_size: int, augment: bool, augment
     pool = AugmentPool(puzzle_set, augment_pool, seed, augment=augment)
     return lambda index, gen: pool.batch(index, batch_size, gen)
 
-
-class PuzzleDataset(torch.utils.data.Dataset):
-    """Item i = (inputs (N*N,), labels (N*N,)) of puzzle i, augmented by a transform that
-    depends only on (seed, epoch, i): reproducible, and new each epoch after `set_epoch`."""
-
-    def __init__(self, puzzle_set: PuzzleSet, augment: bool = True, seed: int = 0):
-        self.puzzles, self.augment, self.seed, self.epoch = puzzle_set, augment, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.puzzles)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = self.puzzles.inputs[i], self.puzzles.labels[i]
-        if not self.augment:
-            return x, y
-        state = np.random.SeedSequence([self.seed, self.epoch, i]).generate_state(1)[0]
-        gen = torch.Generator().manual_seed(int(state))
-        xa, ya = augment_batch(x[None].cpu(), y[None].cpu(), self.puzzles.task, self.puzzles.size, gen)
-        return xa[0].to(x.device), ya[0].to(x.device)

@@ -257,13 +257,6 @@ def dihedral_perms(size: int) -> np.ndarray:
     return np.stack(out)
 
 
-def augment(maze: np.ndarray, label: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One of the 8 dihedral transforms, applied to maze and label alike."""
-    m, lab = np.asarray(maze), np.asarray(label)
-    perm = dihedral_perms(size_of(m))[rng.integers(8)]
-    return m.reshape(-1)[perm].reshape(m.shape), lab.reshape(-1)[perm].reshape(lab.shape)
-
-
 def to_string(grid: np.ndarray) -> str:
     return "".join(CHARS[int(c) - 1] for c in np.asarray(grid).reshape(-1))
 

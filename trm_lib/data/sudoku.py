@@ -1,4 +1,4 @@
-"""N x N Sudoku: an exact solver with a difficulty rating, a generator, augmentation.
+"""N x N Sudoku: an exact solver with a difficulty rating and a generator (augmentation: `trm_lib.data.augment`).
 
 Sizes: 4 (2x2 boxes), 6 (boxes of 2 rows x 3 columns), 9 (3x3 boxes).
 A grid is a numpy int array of shape (N, N) (or flat (N*N,)), digits 1..N, 0 = blank.
@@ -276,37 +276,6 @@ def generate_puzzle(
         else:
             clues -= 1
     return np.array(cells, dtype=np.int64).reshape(size, size), sol.copy()
-
-
-# ---------------------------------------------------------------- augmentation
-def random_symmetry(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A random validity-preserving transform: (cell_perm (N*N,), digit_map (N+1,)).
-
-    Apply as `new_flat = digit_map[old_flat[cell_perm]]` (digit_map[0] = 0 keeps blanks).
-    Bands and rows within bands, stacks and columns within stacks are permuted; the grid is
-    transposed with probability 1/2 only when boxes are square (never for 6 x 6).
-    """
-    br, bc = BOX_SHAPES[size]
-    bands = rng.permutation(size // br)
-    rows = np.concatenate([b * br + rng.permutation(br) for b in bands])
-    stacks = rng.permutation(size // bc)
-    cols = np.concatenate([s * bc + rng.permutation(bc) for s in stacks])
-    perm = (rows[:, None] * size + cols[None, :])
-    if br == bc and rng.random() < 0.5:
-        perm = perm.T
-    digit_map = np.concatenate([[0], 1 + rng.permutation(size)])
-    return perm.reshape(-1), digit_map
-
-
-def augment(
-    puzzle: np.ndarray, solution: np.ndarray, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Apply one random symmetry to a (puzzle, solution) pair; shapes are kept."""
-    p, s = np.asarray(puzzle), np.asarray(solution)
-    size = size_of(p)
-    perm, digit_map = random_symmetry(size, rng)
-    return (digit_map[p.reshape(-1)[perm]].reshape(p.shape),
-            digit_map[s.reshape(-1)[perm]].reshape(s.shape))
 
 
 def to_string(grid: np.ndarray) -> str:

@@ -39,11 +39,6 @@ def pretrained_metrics(name: str) -> dict:
     return read_checkpoint(pretrained_path(name))["metrics"]
 
 
-def export_pretrained(run_checkpoint: str | Path, name: str, metrics: dict) -> Path:
-    """Write the EMA weights of a training run as a small shipped checkpoint."""
-    return export_weights(run_checkpoint, PRETRAINED / f"{name}.pt", metrics)
-
-
 def export_weights(run_checkpoint: str | Path, out: str | Path, metrics: dict | None = None,
                    dtype: torch.dtype | None = None) -> Path:
     """The EMA weights of a run alone (no optimizer state), with its config and step.

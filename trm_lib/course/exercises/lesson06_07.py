@@ -6,7 +6,7 @@ import torch
 
 from trm_lib.data import maze as _mz
 from trm_lib.checkpoint import _flatten
-from trm_lib.course.checks import CheckResult, check_function, failed, not_attempted, raised, verdict
+from trm_lib.course.checks import CheckResult, failed, not_attempted, raised, run_check, verdict
 from trm_lib.config import Config, get_preset
 
 
@@ -28,7 +28,8 @@ def check_changes_per_step(fn):
     """Lesson 06: (K, S) answers -> (K, S) bool, the cells that differ from the step before."""
     from trm_lib.viz.watch import changes_per_step
 
-    return check_function(fn, changes_per_step, _changes_inputs, name="changes_per_step", grad=False)
+    return verdict(run_check(fn, changes_per_step, _changes_inputs, name="changes_per_step", grad=False),
+                   fn, changes_per_step)
 
 
 def _configure_reference(preset: str, max_steps: int, eval_every: int):
