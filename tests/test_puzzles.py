@@ -194,3 +194,21 @@ def test_overlaps_finds_an_augmented_copy_and_a_repeat_within_a_file():
     assert not np.array_equal(copy, grids[1])
     assert overlaps(grids, [copy], "sudoku") == [(1, 0)]
     assert overlaps(grids + [copy], None, "sudoku") == [(1, 3)]
+
+
+def test_tokens_of_a_grid_that_is_not_square_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"token sequence has 10 cells; a maze needs a square number \(N x N\)"):
+        to_grid(torch.arange(10), "maze")
+    with pytest.raises(ValueError, match="token sequence has 25 cells; a sudoku needs 16, 36 or 81"):
+        to_grid(torch.ones(25, dtype=torch.long), "sudoku")
+
+
+def test_every_preset_has_the_vocabulary_of_its_task_files():
+    from trm_lib.config import PRESETS, get_preset
+    from trm_lib.data.puzzles import PuzzleSet
+
+    for name in PRESETS:
+        cfg = get_preset(name)
+        empty = torch.zeros(0, cfg.grid_size ** 2, dtype=torch.long)
+        shipped = PuzzleSet(cfg.task, cfg.grid_size, empty, empty, torch.zeros(0), [])
+        assert (cfg.model.vocab_size, cfg.model.seq_len) == (shipped.vocab_size, shipped.seq_len), name

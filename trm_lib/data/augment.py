@@ -19,7 +19,7 @@ import torch
 from trm_lib.device import to_device
 from trm_lib.data.maze import dihedral_perms
 from trm_lib.data.puzzles import PuzzleSet
-from trm_lib.data.sudoku import BOX_SHAPES
+from trm_lib.data.tasks import BOX_SHAPES
 
 
 def _line_perms(batch: int, size: int, group: int, gen: torch.Generator) -> torch.Tensor:

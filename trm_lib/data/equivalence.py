@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from trm_lib.data.maze import dihedral_perms
-from trm_lib.data.sudoku import BOX_SHAPES
+from trm_lib.data.tasks import BOX_SHAPES, grid_side
 
 
 @lru_cache(maxsize=None)
@@ -56,7 +56,7 @@ def _small_sudoku_perms(size: int) -> np.ndarray:
 def sudoku_canonical(puzzle: np.ndarray) -> bytes:
     """Exact canonical form of a 4 x 4 or 6 x 6 puzzle under the augmentation group."""
     flat = np.asarray(puzzle).reshape(-1)
-    size = int(round(np.sqrt(flat.size)))
+    size = grid_side(flat.size, "sudoku")
     if size == 9:
         raise ValueError("no cheap canonical form for 9 x 9; use EquivalenceIndex")
     images = _relabel(flat[_small_sudoku_perms(size)], size).astype(np.uint8)
@@ -83,7 +83,7 @@ def _line_profile(given: np.ndarray, digits: np.ndarray, br: int, bc: int) -> tu
 def sudoku_invariant(puzzle: np.ndarray) -> tuple:
     """Quantities unchanged by every augmentation (equal invariants do not prove equal)."""
     flat = np.asarray(puzzle).reshape(-1)
-    size = int(round(np.sqrt(flat.size)))
+    size = grid_side(flat.size, "sudoku")
     br, bc = BOX_SHAPES[size]
     digits = flat.reshape(size, size)
     profile = _line_profile(digits > 0, digits, br, bc)
@@ -96,7 +96,7 @@ def sudoku_invariant(puzzle: np.ndarray) -> tuple:
 def sudoku_equivalent(a: np.ndarray, b: np.ndarray) -> bool:
     """Exact check that puzzle `a` maps onto puzzle `b` by some augmentation."""
     a, b = np.asarray(a).reshape(-1), np.asarray(b).reshape(-1)
-    size = int(round(np.sqrt(a.size)))
+    size = grid_side(a.size, "sudoku")
     if sudoku_invariant(a) != sudoku_invariant(b):
         return False
     if size != 9:
@@ -121,7 +121,7 @@ def sudoku_equivalent(a: np.ndarray, b: np.ndarray) -> bool:
 def maze_canonical(maze: np.ndarray) -> bytes:
     """Exact canonical form of a maze under the 8 dihedral transforms."""
     flat = np.asarray(maze).reshape(-1)
-    size = int(round(np.sqrt(flat.size)))
+    size = grid_side(flat.size, "maze", what="maze")
     return min(map(bytes, flat[dihedral_perms(size)].astype(np.uint8)))
 
 

@@ -14,8 +14,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from trm_lib.data.tasks import MAZE_CHARS as CHARS  # CHARS[code - 1] is the CSV character of a code
+from trm_lib.data.tasks import grid_side
+
 WALL, OPEN, START, GOAL, PATH = 1, 2, 3, 4, 5
-CHARS = "# SGo"  # CHARS[code - 1] is the CSV character of a code
 CODE_OF = {ch: i + 1 for i, ch in enumerate(CHARS)}
 WALL_RANGE = (0.3, 0.5)  # fraction of wall cells, drawn uniformly per maze
 
@@ -62,10 +64,7 @@ def bfs(passable: list[bool], size: int, source: int) -> list[int]:
 
 
 def size_of(grid: np.ndarray) -> int:
-    n = int(round(np.sqrt(np.asarray(grid).size)))
-    if n * n != np.asarray(grid).size:
-        raise ValueError(f"maze has {np.asarray(grid).size} cells, which is not a square")
-    return n
+    return grid_side(np.asarray(grid).size, "maze", what="maze")
 
 
 def canonical_path(passable: list[bool], size: int, start: int, goal: int) -> list[int]:

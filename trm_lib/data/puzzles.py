@@ -28,9 +28,9 @@ from tqdm.auto import tqdm
 from trm_lib.data import maze as mz
 from trm_lib.data import sudoku as sd
 from trm_lib.data.puzzle_csv import HEADER, iter_chunks
+from trm_lib.data.tasks import MAZE_CHARS, grid_side, vocab_size
 
 PAD = 0
-MAZE_CHARS = mz.CHARS  # '#', ' ', 'S', 'G', 'o' -> tokens 1..5
 
 
 @dataclass
@@ -46,7 +46,7 @@ class PuzzleSet:
 
     @property
     def vocab_size(self) -> int:
-        return self.size + 2 if self.task == "sudoku" else len(MAZE_CHARS) + 1
+        return vocab_size(self.task, self.size)
 
     @property
     def seq_len(self) -> int:
@@ -111,7 +111,7 @@ def decode(tokens: torch.Tensor | np.ndarray, task: str) -> str:
 def to_grid(tokens: torch.Tensor | np.ndarray, task: str) -> np.ndarray:
     """Tokens -> the (N, N) grid of trm_lib.data.sudoku (digits, 0 blank) or trm_lib.data.maze (codes)."""
     toks = np.asarray(tokens.cpu() if isinstance(tokens, torch.Tensor) else tokens).reshape(-1)
-    n = int(round(np.sqrt(toks.size)))
+    n = grid_side(toks.size, task, what="token sequence")
     return (np.maximum(toks - 1, 0) if task == "sudoku" else toks).reshape(n, n)
 
 
@@ -136,11 +136,7 @@ def infer_task_and_size(question: str) -> tuple[str, int]:
     sudoku_chars = sum(ch in ".0123456789" for ch in question)
     maze_chars = sum(ch in MAZE_CHARS for ch in question)
     task = "sudoku" if sudoku_chars > maze_chars else "maze"
-    n = int(round(len(question) ** 0.5))
-    if n * n != len(question) or (task == "sudoku" and n not in sd.BOX_SHAPES):
-        allowed = "16, 36 or 81" if task == "sudoku" else "a square number"
-        raise ValueError(f"question has {len(question)} cells; a {task} needs {allowed}")
-    return task, n
+    return task, grid_side(len(question), task, what="question")
 
 
 def load_puzzles(path: str | Path, verify: bool = False, progress: bool = False) -> PuzzleSet:

@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-BOX_SHAPES: dict[int, tuple[int, int]] = {4: (2, 2), 6: (2, 3), 9: (3, 3)}
+from trm_lib.data.tasks import BOX_SHAPES, grid_side
 
 
 @dataclass(frozen=True)
@@ -62,10 +62,7 @@ def geometry(size: int) -> Geometry:
 
 def size_of(grid: np.ndarray) -> int:
     """Side N of a grid given as (N, N) or flat (N*N,)."""
-    n = int(round(np.sqrt(np.asarray(grid).size)))
-    if n * n != np.asarray(grid).size or n not in BOX_SHAPES:
-        raise ValueError(f"grid has {np.asarray(grid).size} cells; expected 16, 36 or 81")
-    return n
+    return grid_side(np.asarray(grid).size, "sudoku")
 
 
 # ---------------------------------------------------------------- solver internals

@@ -6,14 +6,14 @@ import numpy as np
 import torch
 from matplotlib.colors import ListedColormap
 
-from trm_lib.data.sudoku import BOX_SHAPES
+from trm_lib.data.tasks import BOX_SHAPES, grid_side
 
 MAZE_COLOURS = ListedColormap(["white", "#333333", "white", "#2ca02c", "#d62728", "#1f77b4"])  # PAD # ' ' S G o
 
 
 def _grid(tokens: torch.Tensor | np.ndarray) -> np.ndarray:
     t = np.asarray(tokens.cpu() if isinstance(tokens, torch.Tensor) else tokens).reshape(-1)
-    n = int(round(np.sqrt(t.size)))
+    n = grid_side(t.size)
     return t.reshape(n, n)
 
 

@@ -29,6 +29,7 @@ from trm_lib.model import TRM
 from trm_lib.data.text import parse_puzzle
 from trm_lib.data.puzzles import to_grid
 from trm_lib.data.sudoku import solve
+from trm_lib.data.tasks import grid_side
 
 
 def changes_per_step(answers: torch.Tensor) -> torch.Tensor:
@@ -54,7 +55,7 @@ class Trace:
 
     @property
     def size(self) -> int:
-        return int(round(self.question.numel() ** 0.5))
+        return grid_side(self.question.numel())
 
     @property
     def changed(self) -> torch.Tensor:
