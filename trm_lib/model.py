@@ -129,9 +129,13 @@ class TRM(nn.Module):
             y, z = self._one_step_gradient_recursion(x, y, z)
         else:
             y, z = self.latent_recursion(x, y, z)
-        logits = self.head(y)[:, self.cfg.puzzle_emb_len:]  # (B, S, vocab)
-        q = self.q_head(y[:, 0]).float()  # (B, 2), read from prefix position 0
+        logits, q = self.readout(y)
         return StepOutput(y.detach(), z.detach(), logits, q[:, 0], q[:, 1])
+
+    def readout(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the answer state says: logits (B, S, vocab), the prefix dropped, and the
+        float32 Q logits (B, 2) = (halt, continue), read from prefix position 0."""
+        return self.head(y)[:, self.cfg.puzzle_emb_len:], self.q_head(y[:, 0]).float()
 
     def forward(self, inputs: torch.Tensor, y: torch.Tensor | None = None, z: torch.Tensor | None = None,
                 puzzle_ids: torch.Tensor | None = None) -> StepOutput:

@@ -35,8 +35,7 @@ class OnePassNet(TRM):
 
     def deep_recursion(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> StepOutput:
         h = self.net(x)  # (B, L, D): one pass through the 2 blocks
-        logits = self.head(h)[:, self.cfg.puzzle_emb_len:]  # (B, S, vocab)
-        q = self.q_head(h[:, 0]).float()  # kept so the output has TRM's shape; not trained here
+        logits, q = self.readout(h)  # q kept so the output has TRM's shape; not trained here
         return StepOutput(h.detach(), z.detach(), logits, q[:, 0], q[:, 1])
 
 

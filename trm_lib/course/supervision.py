@@ -58,9 +58,8 @@ def backprop_through_all_steps(model: TRM, inputs: torch.Tensor, labels: torch.T
         x = model.embed_input(inputs)
         for _ in range(cfg.T):
             y, z = model.latent_recursion(x, y, z)
-        logits = model.head(y)[:, cfg.puzzle_emb_len:]
-        q_halt = model.q_head(y[:, 0])[:, 0].float()
-        total = total + trm_loss(logits, labels, q_halt).total
+        logits, q = model.readout(y)
+        total = total + trm_loss(logits, labels, q[:, 0]).total
     total.backward()
     return total.item()
 

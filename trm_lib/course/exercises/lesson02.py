@@ -21,6 +21,7 @@ def _stand_in(net: Callable, head: Callable | None, T: int, n: int) -> SimpleNam
     model = SimpleNamespace(net=net, answer_net=net, head=head, q_head=lambda h: h.new_zeros(h.shape[0], 2),
                             cfg=ModelConfig(vocab_size=2, seq_len=1, T=T, n=n, puzzle_emb_len=0))
     model.latent_recursion = lambda x, y, z: TRM.latent_recursion(model, x, y, z)
+    model.readout = lambda y: TRM.readout(model, y)
     return model
 
 
