@@ -24,7 +24,7 @@ from trm_lib.data.augment import sample_batch
 from trm_lib.config import Config
 from trm_lib.device import autocast, pick_device
 from trm_lib.evaluate import evaluate
-from trm_lib.losses import cell_cross_entropy
+from trm_lib.losses import cell_accuracy, cell_cross_entropy, exact_match
 from trm_lib.model import TRM, StepOutput
 from trm_lib.optim import build_optimizer, set_learning_rate
 from trm_lib.data.puzzles import PuzzleSet
@@ -80,8 +80,8 @@ def fit(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
         loss.backward()
         optimizer.step()
         with torch.no_grad():
-            right = logits.argmax(-1) == labels  # (B, S)
-            sums += torch.stack([loss.detach().float(), right.float().mean(), right.all(-1).float().mean()]).cpu()
+            cell, exact = cell_accuracy(logits, labels).mean(), exact_match(logits, labels).float().mean()
+            sums += torch.stack([loss.detach().float(), cell, exact]).cpu()
         last = step == t.max_steps
         if step % log_every == 0 or last:
             n = log_every if step % log_every == 0 else step % log_every

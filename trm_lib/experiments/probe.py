@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from trm_lib.act import evaluate_steps
+from trm_lib.evaluate import eval_mode
 from trm_lib.data.puzzles import PuzzleSet
 
 
@@ -30,10 +31,8 @@ class States:
 @torch.no_grad()
 def collect_states(model: torch.nn.Module, inputs: torch.Tensor, n_steps: int | None = None) -> States:
     """Run `n_steps` supervision steps (default n_sup) and keep y, z and the logits of each."""
-    was_training = model.training
-    model.eval()
-    outs = evaluate_steps(model, inputs, n_steps)
-    model.train(was_training)
+    with eval_mode(model):
+        outs = evaluate_steps(model, inputs, n_steps)
     prefix = model.cfg.puzzle_emb_len
     return States(torch.stack([o.y[:, prefix:].float() for o in outs]),
                   torch.stack([o.z[:, prefix:].float() for o in outs]),

@@ -23,8 +23,9 @@ from matplotlib.patches import Rectangle
 from trm_lib.act import evaluate_steps
 from trm_lib.config import Config
 from trm_lib.viz.draw import draw_maze, draw_sudoku
-from trm_lib.evaluate import is_valid
+from trm_lib.evaluate import eval_mode, is_valid
 from trm_lib.data.maze import solve_label
+from trm_lib.losses import exact_match
 from trm_lib.model import TRM
 from trm_lib.data.text import parse_puzzle
 from trm_lib.data.puzzles import to_grid
@@ -93,7 +94,7 @@ class Trace:
 def slowest_solved(outs: list, labels: torch.Tensor) -> int:
     """Index of the puzzle, among those right after the last step, that took the most steps to
     become right for good. `outs` is `evaluate_steps(model, questions)`, `labels` (P, S)."""
-    right = torch.stack([(o.logits.argmax(-1).cpu() == labels.cpu()).all(-1) for o in outs])  # (steps, P)
+    right = torch.stack([exact_match(o.logits.cpu(), labels.cpu()) for o in outs])  # (steps, P)
     solved_from = len(outs) + 1 - right.flip(0).int().cumprod(0).sum(0)  # first step from which it stays right
     return int(torch.where(right[-1], solved_from, 0).argmax())
 
@@ -103,10 +104,8 @@ def trace_puzzle(model: TRM, task: str, question: torch.Tensor, label: torch.Ten
     """Run every supervision step on one puzzle (tokens (S,)) and keep each decoded answer."""
     device = next(model.parameters()).device
     x = torch.as_tensor(question).reshape(1, -1).to(device)
-    was_training = model.training
-    model.eval()
-    outs = evaluate_steps(model, x, n_steps)
-    model.train(was_training)
+    with eval_mode(model):
+        outs = evaluate_steps(model, x, n_steps)
     answers = torch.stack([o.logits[0].argmax(-1) for o in outs]).cpu()  # (K, S)
     halt = torch.sigmoid(torch.stack([o.q_halt[0] for o in outs]).float()).cpu()  # (K,)
     lab = None if label is None else torch.as_tensor(label).reshape(-1).cpu()

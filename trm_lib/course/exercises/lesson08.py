@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from trm_lib.act import evaluate_steps
+from trm_lib.losses import exact_match
 from trm_lib.course.checks import CheckResult, run_check, verdict
 
 
@@ -11,7 +12,7 @@ def reference_exact_per_step(model, inputs: torch.Tensor, labels: torch.Tensor, 
     """(n_steps,) exact accuracy after each supervision step, every step run from the last one's (y, z)."""
 
     outs = evaluate_steps(model, inputs, n_steps)
-    return torch.stack([(o.logits.argmax(-1) == labels).all(-1).float().mean() for o in outs])
+    return torch.stack([exact_match(o.logits, labels).float().mean() for o in outs])
 
 
 def _as_float_tensor(fn):
