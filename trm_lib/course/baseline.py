@@ -11,14 +11,13 @@ only (no halting, no EMA: lessons 03-05 add those). So `fit(cfg, ..., OnePassNet
 `fit(cfg, ..., TRM)` differ in one thing only: the recursion.
 
     result = fit(get_preset("sudoku6-cpu"), train_set, test_set, OnePassNet)
-    plot_runs({"one pass": result.history})
+    plot_runs({"one pass": result.history})  # trm_lib.viz.plots
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 
-import matplotlib.pyplot as plt
 import torch
 from trm_lib.data.augment import sample_batch
 from trm_lib.config import Config
@@ -107,29 +106,3 @@ def final_eval(history: list[dict]) -> dict:
     if not evals:
         raise ValueError("this run has no test evaluation: pass a test set to fit()")
     return evals[-1]
-
-
-def plot_runs(runs: dict[str, list[dict]], title: str = "", axes=None):
-    """Left: test exact and cell accuracy against training steps. Right: training loss."""
-    if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    acc, loss = axes
-    for k, (label, history) in enumerate(runs.items()):
-        colour = f"C{k}"
-        evals = [r for r in history if "eval" in r]
-        steps = [r["step"] for r in evals]
-        acc.plot(steps, [100 * r["eval"]["cell"] for r in evals], ":^", color=colour, ms=3,
-                 label=f"{label}: cell")
-        acc.plot(steps, [100 * r["eval"]["exact"] for r in evals], "-o", color=colour, ms=3,
-                 label=f"{label}: exact (whole grid)")
-        logged = [r for r in history if "loss" in r]
-        loss.plot([r["step"] for r in logged], [r["loss"] for r in logged], color=colour, lw=1, label=label)
-    prefix = f"{title}: " if title else ""
-    acc.set(xlabel="training step", ylabel="test accuracy (%)", ylim=(0, 101), title=f"{prefix}test accuracy")
-    acc.grid(alpha=0.3)
-    acc.legend(fontsize=8)
-    loss.set(xlabel="training step", ylabel="cross-entropy per cell", yscale="log", title=f"{prefix}training loss")
-    loss.grid(alpha=0.3)
-    loss.legend(fontsize=8)
-    axes[0].figure.tight_layout()
-    return axes[0].figure

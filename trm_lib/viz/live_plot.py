@@ -4,7 +4,7 @@
     result = train(cfg, train_set, test_set, on_record=live)
     live.finish()
 
-`train` hands every record of its metrics log to `live`; the plot (`plots.plot_history`: test
+`train` hands every record of its metrics log to `live`; the plot (`plots.plot_runs`: test
 accuracy and training loss against minutes) is redrawn after each evaluation and at most
 every `every_s` seconds in between, in place, so the notebook keeps one figure: the last one.
 Outside a notebook it only collects the records.
@@ -15,7 +15,7 @@ import time
 
 import matplotlib.pyplot as plt
 
-from trm_lib.viz.plots import plot_history
+from trm_lib.viz.plots import METRICS, plot_runs
 
 
 def _in_notebook() -> bool:
@@ -49,7 +49,7 @@ class LivePlot:
             return
         from IPython.display import display
 
-        fig = plot_history(self.history, self.title)
+        fig = plot_runs(self.history, self.title, x="minutes", metrics=METRICS, loss_label="loss per step")
         if self._handle is None:
             self._handle = display(fig, display_id=True)
         else:
