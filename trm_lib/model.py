@@ -56,11 +56,9 @@ class TRM(nn.Module):
         self.embed_tokens = nn.Parameter(trunc_normal_(torch.empty(cfg.vocab_size, D), std=1 / self.embed_scale))
         # the learned puzzle embedding fills prefix slot 0; the other slots stay zero
         self.puzzle_emb = nn.Parameter(torch.zeros(cfg.num_puzzle_ids, D))
-        self.net = Net(D, cfg.total_len, cfg.num_layers, cfg.mixer, cfg.num_heads,
-                       cfg.expansion, cfg.rms_norm_eps, cfg.rope_theta)
+        self.net = build_net(cfg)
         if cfg.separate_nets:  # ablation: HRM-style second network for the answer
-            self.net_y = Net(D, cfg.total_len, cfg.num_layers, cfg.mixer, cfg.num_heads,
-                             cfg.expansion, cfg.rms_norm_eps, cfg.rope_theta)
+            self.net_y = build_net(cfg)
         self.head = Linear(D, cfg.vocab_size)
         self.q_head = Linear(D, 2, bias=True)  # (halt, continue)
         with torch.no_grad():  # start near "never halt" so early training is not cut short
@@ -69,6 +67,17 @@ class TRM(nn.Module):
         # fixed, not learned: the starting answer and latent, broadcast over positions
         self.register_buffer("y_init", trunc_normal_(torch.empty(D), std=1.0))
         self.register_buffer("z_init", trunc_normal_(torch.empty(D), std=1.0))
+
+    @property
+    def networks(self) -> list[Net]:
+        """Every network the recursion calls: `net`, and `net_y` in the two-network ablation."""
+        return [self.net, self.net_y] if self.cfg.separate_nets else [self.net]
+
+    def compile(self, *args, **kwargs) -> None:
+        """Compile every network in place (the recursion around them stays eager Python, and
+        the state_dict keys stay the same); arguments go to `torch.compile`."""
+        for net in self.networks:
+            net.compile(*args, **kwargs)
 
     # -- input ---------------------------------------------------------------------------
     def embed_input(self, inputs: torch.Tensor, puzzle_ids: torch.Tensor | None = None) -> torch.Tensor:
@@ -144,6 +153,12 @@ class TRM(nn.Module):
         if y is None or z is None:
             y, z = self.initial_state(inputs.shape[0])
         return self.deep_recursion(x, y, z)
+
+
+def build_net(cfg: ModelConfig) -> Net:
+    """The one small network of TRM (post-norm blocks over all L = prefix + S positions)."""
+    return Net(cfg.hidden_size, cfg.total_len, cfg.num_layers, cfg.mixer, cfg.num_heads,
+               cfg.expansion, cfg.rms_norm_eps, cfg.rope_theta)
 
 
 def count_parameters(model: nn.Module, include_puzzle_emb: bool = False) -> int:

@@ -160,9 +160,7 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
         history = read_history(out / "metrics.jsonl", step)
         if progress and rank == 0:
             print(f"resuming from {ckpt} at step {step} (--fresh or a new folder starts over)")
-    maybe_compile(model.net, t.compile)
-    if cfg.model.separate_nets:
-        maybe_compile(model.net_y, t.compile)
+    maybe_compile(model, t.compile)  # TRM.compile: every network
     forward = model
     if world > 1:
         forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)

@@ -57,7 +57,7 @@ class TrainingIteration:
         self.cfg, self.device = cfg, device
         torch.manual_seed(0)
         self.model = TRM(cfg.model).to(device)
-        maybe_compile(self.model.net, cfg.train.compile)
+        maybe_compile(self.model, cfg.train.compile)  # TRM.compile: every network
         self.opt = build_optimizer(self.model, cfg.train)
         self.x = torch.randint(2, cfg.model.vocab_size, (batch_size, cfg.model.seq_len), device=device)
         self.carry = initial_carry(self.model, self.x, self.x)
