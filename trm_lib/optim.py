@@ -77,17 +77,24 @@ class SignSGD(torch.optim.Optimizer):
                     p.mul_(1 - group["lr"] * group["weight_decay"]).add_(p.grad.sign(), alpha=-group["lr"])
 
 
-class Optimizers(torch.optim.Optimizer):
-    """Several optimizers stepped as one (the network's and the puzzle embedding's)."""
+class Optimizers:
+    """Several optimizers stepped as one (the network's and the puzzle embedding's).
+
+    A plain class, not a torch.optim.Optimizer: it has what training uses (step, zero_grad,
+    param_groups, state_dict, load_state_dict); hooks and add_param_group belong to the
+    optimizers inside (`.optimizers`), so asking this one for them is an AttributeError, not
+    a group that nothing steps.
+    """
 
     def __init__(self, *optimizers: torch.optim.Optimizer):
         self.optimizers = optimizers
-        # one flat list of groups, so the schedule and logging treat all groups alike
-        self.param_groups = [g for o in optimizers for g in o.param_groups]
-        self.defaults = {}
-        self.state = {}
 
-    def step(self, closure=None):
+    @property
+    def param_groups(self) -> list[dict]:
+        """One flat list of groups, so the schedule and logging treat all groups alike."""
+        return [g for o in self.optimizers for g in o.param_groups]
+
+    def step(self) -> None:
         for o in self.optimizers:
             o.step()
 
@@ -103,7 +110,7 @@ class Optimizers(torch.optim.Optimizer):
             o.load_state_dict(s)
 
 
-def build_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.Optimizer:
+def build_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.Optimizer | Optimizers:
     """The network's optimizer (AdamATan2 or AdamW), plus sign-SGD for the puzzle embedding."""
     net = [p for n, p in model.named_parameters() if not n.startswith("puzzle_emb") and p.requires_grad]
     puzzle = [p for n, p in model.named_parameters() if n.startswith("puzzle_emb") and p.requires_grad]
@@ -129,7 +136,7 @@ def warmup_factor(step: int, warmup_steps: int) -> float:
     return min(1.0, (step + 1) / warmup_steps)
 
 
-def set_learning_rate(optimizer: torch.optim.Optimizer, step: int, warmup_steps: int) -> float:
+def set_learning_rate(optimizer: torch.optim.Optimizer | Optimizers, step: int, warmup_steps: int) -> float:
     """Apply the warmup schedule to every group (each keeps its own base_lr); return the main lr."""
     f = warmup_factor(step, warmup_steps)
     for g in optimizer.param_groups:
