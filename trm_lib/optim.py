@@ -52,13 +52,15 @@ class AdamATan2(torch.optim.Optimizer):
             t = self.state[params[0]]["step"]  # all params of a group step together
             grads = [p.grad for p in params]
             if wd:
-                torch._foreach_mul_(params, 1 - lr * wd)
-            torch._foreach_lerp_(ms, grads, 1 - b1)
-            torch._foreach_mul_(vs, b2)
+                torch._foreach_mul_(params, 1 - lr * wd)  # p <- p (1 - lr wd): decoupled weight decay
+            torch._foreach_lerp_(ms, grads, 1 - b1)  # m <- m + (1 - b1)(g - m) = b1 m + (1 - b1) g
+            torch._foreach_mul_(vs, b2)  # v <- b2 v + (1 - b2) g^2
             torch._foreach_addcmul_(vs, grads, grads, value=1 - b2)
             denom = torch._foreach_sqrt(vs)
-            torch._foreach_div_(denom, math.sqrt(1 - b2**t))
+            torch._foreach_div_(denom, math.sqrt(1 - b2**t))  # sqrt(v_hat), v_hat = v / (1 - b2^t)
             for p, m, d in zip(params, ms, denom):
+                # p <- p - lr / (1 - b1^t) * atan2(m, sqrt(v_hat)): m's bias correction scales the
+                # step rather than atan2's argument, as in the reference's kernel
                 p.add_(torch.atan2(m, d), alpha=-lr / (1 - b1**t))
         return loss
 
