@@ -1,7 +1,7 @@
 """Checkers of lesson 02, latent recursion: `latent_recursion` and `deep_recursion`."""
 from __future__ import annotations
 
-from types import SimpleNamespace
+import functools
 from typing import Any, Callable
 
 import torch
@@ -9,33 +9,24 @@ import torch
 from trm_lib.course.checks import CheckResult, failed, not_attempted, run_check, verdict
 from trm_lib.config import ModelConfig
 from trm_lib.course.exercises.lesson01 import _with_hint
-from trm_lib.model import TRM
+from trm_lib.model import TRM, deep_recursion, latent_recursion
 
 
-# The learner's functions take the network (and the head) as arguments; the reference is
-# TRM's own methods, run on that same network through a stand-in for the model.
-
-
-def _stand_in(net: Callable, head: Callable | None, T: int, n: int) -> SimpleNamespace:
-    """Just enough of a TRM to run TRM's own recursion methods on `net` (and `head`)."""
-    model = SimpleNamespace(net=net, answer_net=net, head=head, q_head=lambda h: h.new_zeros(h.shape[0], 2),
-                            cfg=ModelConfig(vocab_size=2, seq_len=1, T=T, n=n, puzzle_emb_len=0))
-    model.latent_recursion = lambda x, y, z: TRM.latent_recursion(model, x, y, z)
-    model.readout = lambda y: TRM.readout(model, y)
-    return model
+# The learner's functions take the network (and the head) as arguments; the references are
+# the library's own recursion functions (the ones TRM's methods call) on that same network.
 
 
 def reference_latent_recursion(net: Callable, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor,
                                n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """TRM.latent_recursion on the network `net`, with the exercise's signature."""
-    return _stand_in(net, None, 1, n).latent_recursion(x, y, z)
+    """trm_lib.model.latent_recursion on the network `net`, with the exercise's signature."""
+    return latent_recursion(net, net, x, y, z, n)
 
 
 def reference_deep_recursion(net: Callable, head: Callable, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor,
                              T: int, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """TRM.deep_recursion on `net` and `head`: (y, z) detached, and head(y) with its graph."""
-    out = TRM.deep_recursion(_stand_in(net, head, T, n), x, y, z)
-    return out.y, out.z, out.logits
+    """trm_lib.model.deep_recursion on `net`: (y, z) detached, and head(y) with its graph."""
+    y, z = deep_recursion(functools.partial(latent_recursion, net, net, n=n), x, y, z, T)
+    return y.detach(), z.detach(), head(y)
 
 
 def _detach_problem(yours: Callable, name: str, T: int) -> CheckResult:
@@ -104,7 +95,7 @@ def check_latent_recursion(fn: Callable) -> Callable:
             return y, z
 
         def z_and_y(x, y, z, n=n, net=net):
-            y, z = TRM.latent_recursion(_stand_in(net, None, 1, n), x, y, z)
+            y, z = latent_recursion(net, net, x, y, z, n)
             return z, y
 
         name = f"latent_recursion (n={n})"

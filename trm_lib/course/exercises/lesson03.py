@@ -43,8 +43,9 @@ class _CarryWithHistory(TRM):
 
     carried_history = 0
 
-    def latent_recursion(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        y, z = super().latent_recursion(x, y, z)
+    def latent_recursion(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor,
+                         no_grad_updates: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        y, z = super().latent_recursion(x, y, z, no_grad_updates)
         self._last = (y, z)
         return y, z
 
@@ -134,8 +135,9 @@ def check_deep_supervision(fn: Callable) -> Callable:
 
 
 def reference_one_step_gradient(model: TRM, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor):
-    """The last recursion under HRM's 1-step gradient, as TRM runs it with gradient="one_step"."""
-    return model._one_step_gradient_recursion(x, y, z)
+    """The last recursion under HRM's 1-step gradient, as TRM runs it with gradient="one_step":
+    the n-1 latent updates before the last one without gradients."""
+    return model.latent_recursion(x, y, z, no_grad_updates=model.cfg.n - 1)
 
 
 def check_one_step_gradient(fn: Callable) -> Callable:
