@@ -4,7 +4,7 @@ import json
 import pytest
 
 from tests.test_training import tiny_cfg, tiny_sudoku_set
-from trm_lib.ablations import VARIANTS, format_table, run_ablations, scaling_curve, variant_config
+from trm_lib.experiments.ablations import VARIANTS, format_table, run_ablations, scaling_curve, variant_config
 from trm_lib.cli import main
 from trm_lib.model import TRM
 

@@ -72,3 +72,18 @@ def test_the_defaults_are_trm_itself():
 def test_an_unknown_ablation_value_is_a_clear_error(field, value):
     with pytest.raises(ValueError, match=field):
         tiny_config(**{field: value}).validate()
+
+
+def test_compiling_for_training_or_the_bench_compiles_both_networks_of_the_two_network_ablation(monkeypatch):
+    from trm_lib.config import get_preset
+    from trm_lib.experiments.bench import TrainingIteration
+
+    compiled = []
+    monkeypatch.setattr(Net, "compile", lambda self, *args, **kwargs: compiled.append(self))
+    model = TRM(tiny_config(separate_nets=True))
+    model.compile()
+    assert compiled == [model.net, model.net_y]
+    compiled.clear()
+    cfg = get_preset("sudoku4-cpu").with_overrides(["model.separate_nets=true", "train.compile=true"])
+    step = TrainingIteration(cfg, torch.device("cpu"), batch_size=2)
+    assert compiled == [step.model.net, step.model.net_y]

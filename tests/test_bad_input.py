@@ -14,7 +14,7 @@ import torch
 
 from tests.test_training import tiny_cfg, tiny_sudoku_set
 from trm_lib.cli import main
-from trm_lib.puzzles import PuzzleSet, save_puzzles
+from trm_lib.data.puzzles import PuzzleSet, save_puzzles
 from trm_lib.train import train
 
 PRETRAINED = Path(__file__).resolve().parent.parent / "trm_lib" / "pretrained"
@@ -185,7 +185,7 @@ def test_a_maze_whose_first_row_is_all_open_is_accepted_by_solve(capsys):
 
 
 def test_asking_for_more_distinct_puzzles_than_exist_fails_fast(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("trm_lib.cli_data.MAX_REPEATS_IN_A_ROW", 300)  # the real limit, 2000, takes seconds
+    monkeypatch.setattr("trm_lib.data.generate.MAX_REPEATS_IN_A_ROW", 300)  # the real limit, 2000, takes seconds
     code, err, _ = _run(["data", "sudoku", "--size", "4", "--count", "100000", "--seed", "0",
                       "--out", str(tmp_path / "s.csv")], capsys)
     assert code == 2 and "only 36 distinct puzzles exist here, it seems" in err and "ask for at most 36" in err
@@ -193,10 +193,10 @@ def test_asking_for_more_distinct_puzzles_than_exist_fails_fast(tmp_path, capsys
 
 
 def test_eval_warns_about_labels_that_are_not_the_only_right_answer():
-    from trm_lib.cli_eval import label_warning
+    from trm_lib.cli.eval import label_warning
 
     several = "....21....34...."  # a 4x4 Sudoku with two solutions
-    from trm_lib import sudoku as sd
+    from trm_lib.data import sudoku as sd
 
     grid = sd.from_string(several)
     first = sd.solve(grid, limit=1).solution.reshape(-1)
@@ -209,8 +209,8 @@ def test_eval_warns_about_labels_that_are_not_the_only_right_answer():
 
 
 def test_eval_warns_about_a_maze_labelled_with_a_longer_path():
-    from trm_lib.cli_eval import label_warning
-    from trm_lib.puzzles import encode
+    from trm_lib.cli.eval import label_warning
+    from trm_lib.data.puzzles import encode
 
     maze = ["S  G", "    ", "####", "####"]
     shortest = ["SooG", "    ", "####", "####"]  # 3 moves
@@ -224,7 +224,7 @@ def test_eval_warns_about_a_maze_labelled_with_a_longer_path():
 
 def _all_solutions(grid):
     """Every solution of a small Sudoku, by trying each digit in the first blank."""
-    from trm_lib import sudoku as sd
+    from trm_lib.data import sudoku as sd
 
     flat = grid.reshape(-1)
     blanks = np.flatnonzero(flat == 0)
@@ -240,7 +240,7 @@ def _all_solutions(grid):
 
 
 def test_ablate_on_a_maze_shows_no_sudoku_paper_figure():
-    from trm_lib.ablations import VARIANTS
+    from trm_lib.experiments.ablations import VARIANTS
 
     full = VARIANTS["full TRM"]
     assert full.paper_for("sudoku") == 87.4 and full.paper_for("maze") is None

@@ -6,9 +6,10 @@ import torch
 matplotlib.use("Agg")
 
 from trm_lib import TRM, get_preset  # noqa: E402
-from trm_lib.baseline import OnePassNet, final_eval, fit, plot_runs  # noqa: E402
-from trm_lib.paths import dataset_files  # noqa: E402
-from trm_lib.puzzles import load_puzzles  # noqa: E402
+from trm_lib.course.baseline import OnePassNet, final_eval, fit  # noqa: E402
+from trm_lib.viz.plots import plot_runs  # noqa: E402
+from trm_lib.data.paths import dataset_files  # noqa: E402
+from trm_lib.data.puzzles import load_puzzles  # noqa: E402
 
 
 def tiny_run_config(steps=6):

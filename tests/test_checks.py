@@ -1,7 +1,7 @@
 """Exercise checkers: they say exactly what differs, never show a traceback, and fall back kindly."""
 import torch
 
-from trm_lib.checks import check_function, run_check
+from trm_lib.course.checks import run_check, verdict
 from trm_lib.layers import rms_norm
 
 
@@ -14,14 +14,14 @@ def test_a_correct_answer_passes_and_is_used():
         return h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + 1e-5)
 
     assert run_check(mine, rms_norm, inputs, "rms_norm").passed
-    assert check_function(mine, rms_norm, inputs, "rms_norm", verbose=False) is mine
+    assert verdict(run_check(mine, rms_norm, inputs, "rms_norm"), mine, rms_norm) is mine
 
 
 def test_an_unattempted_exercise_says_so_and_hands_back_the_reference(capsys):
     def mine(h):
         raise NotImplementedError
 
-    assert check_function(mine, rms_norm, inputs, "rms_norm") is rms_norm
+    assert verdict(run_check(mine, rms_norm, inputs, "rms_norm"), mine, rms_norm) is rms_norm
     assert "rms_norm: not attempted yet, using the reference" in capsys.readouterr().out
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from tests.test_training import tiny_cfg, tiny_sudoku_set
 from trm_lib.cli import main
-from trm_lib.puzzles import save_puzzles
+from trm_lib.data.puzzles import save_puzzles
 from trm_lib.train import train
 
 

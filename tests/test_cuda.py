@@ -20,9 +20,9 @@ import torch
 from trm_lib.act import initial_carry, train_step_forward
 from trm_lib.config import get_preset
 from trm_lib.losses import trm_loss
-from trm_lib.paths import dataset_files
+from trm_lib.data.paths import dataset_files
 from trm_lib.pretrained import available, load_pretrained
-from trm_lib.puzzles import load_puzzles
+from trm_lib.data.puzzles import load_puzzles
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

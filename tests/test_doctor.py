@@ -3,7 +3,7 @@ import importlib.metadata
 
 import pytest
 
-from trm_lib import doctor
+from trm_lib.course import doctor
 from trm_lib.cli import main
 
 

@@ -5,7 +5,7 @@ import torch
 from tests.conftest import tiny_config
 from trm_lib.evaluate import evaluate, is_valid
 from trm_lib.model import StepOutput
-from trm_lib.puzzles import PuzzleSet, encode
+from trm_lib.data.puzzles import PuzzleSet, encode
 
 SOLUTION_4 = "1234341221434321"
 PUZZLE_4 = "1.3.3.1.2.4.4.2."
@@ -97,3 +97,36 @@ def test_halting_at_inference_keeps_the_answer_of_the_first_step_with_q_halt_abo
     never = evaluate(ScriptedModel(answers, [-1.0, -2.0, -3.0], cfg), puzzles, device=torch.device("cpu"))
     assert never.halt_step_mean == 3.0
     assert never.exact_at_halt == never.exact == 0.0  # no halt: the last answer stands
+
+
+def test_evaluate_counts_ignored_cells_as_the_loss_does():
+    from trm_lib.losses import IGNORE_INDEX, trm_loss
+
+    m, path = tokens(MAZE, "maze", 4), tokens(OUR_PATH, "maze", 4)
+    label = path.clone()
+    label[1] = IGNORE_INDEX  # the model's first answer (the bare maze) is wrong only at cells 1, 2, 6
+    label[2] = IGNORE_INDEX
+    label[6] = IGNORE_INDEX
+    cfg = tiny_config(vocab_size=6, seq_len=16, n_sup=1)
+    puzzles = PuzzleSet("maze", 4, m[None], label[None], torch.zeros(1), ["t"])
+    result = evaluate(ScriptedModel([m], [0.0], cfg), puzzles, device=torch.device("cpu"), check_validity=False)
+    loss = trm_loss(torch.nn.functional.one_hot(m, 6).float()[None], label[None], torch.zeros(1))
+    assert result.exact == 1.0 == loss.exact.float().item()
+    assert result.cell == 1.0 == loss.cell_correct.item()  # 13 target cells, all right
+
+
+def test_evaluate_leaves_the_model_in_its_own_mode_even_after_an_error():
+    import pytest
+
+    from trm_lib.model import TRM
+
+    model = TRM(tiny_config())
+    wrong = PuzzleSet("sudoku", 4, torch.ones(2, 16, dtype=torch.long), torch.ones(2, 16, dtype=torch.long),
+                      torch.zeros(2), ["a", "b"])  # 16 cells for a 9-cell model
+    with pytest.raises(ValueError, match="expected \\(batch, 9\\)"):
+        evaluate(model, wrong)
+    assert model.training
+    model.eval()
+    evaluate(model, PuzzleSet("sudoku", 3, torch.ones(2, 9, dtype=torch.long), torch.ones(2, 9, dtype=torch.long),
+                              torch.zeros(2), ["a", "b"]), check_validity=False)
+    assert not model.training

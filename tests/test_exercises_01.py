@@ -4,7 +4,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trm_lib import layers
-from trm_lib.exercises import ReferenceMixerBlock, check_mixer_block, check_rms_norm, check_swiglu
+from trm_lib.course.exercises import ReferenceMixerBlock, check_mixer_block, check_rms_norm, check_swiglu
 from trm_lib.layers import Linear, rms_norm, swiglu_width
 
 

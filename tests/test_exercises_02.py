@@ -1,7 +1,7 @@
 """Lesson 02's checkers: latent_recursion and deep_recursion against TRM's own methods."""
 import torch
 
-from trm_lib.exercises import (check_deep_recursion, check_latent_recursion, reference_deep_recursion,
+from trm_lib.course.exercises import (check_deep_recursion, check_latent_recursion, reference_deep_recursion,
                                reference_latent_recursion)
 from trm_lib.model import TRM
 from tests.conftest import tiny_config

@@ -1,9 +1,9 @@
 """Lesson 03's checkers: the supervision loop and the 1-step gradient, right, wrong and unattempted."""
 import torch
 
-from trm_lib.exercises import check_deep_supervision, check_one_step_gradient, reference_one_step_gradient
+from trm_lib.course.exercises import check_deep_supervision, check_one_step_gradient, reference_one_step_gradient
 from trm_lib.losses import trm_loss
-from trm_lib.supervision import deep_supervision
+from trm_lib.course.supervision import deep_supervision
 
 
 def _loop(model, inputs, labels, n_sup, optimizer, carry=True, detach=True, step_every=True):
@@ -17,8 +17,8 @@ def _loop(model, inputs, labels, n_sup, optimizer, carry=True, detach=True, step
             for _ in range(cfg.T - 1):
                 y, z = model.latent_recursion(x, y, z)
         y_new, z_new = model.latent_recursion(x, y, z)
-        logits = model.head(y_new)[:, cfg.puzzle_emb_len:]
-        loss = trm_loss(logits, labels, model.q_head(y_new[:, 0])[:, 0].float()).total
+        logits, q = model.readout(y_new)
+        loss = trm_loss(logits, labels, q[:, 0]).total
         losses.append(loss.item())
         if step_every:
             loss.backward()

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from trm_lib.act import Carry, refill
-from trm_lib.exercises import check_halt_loss, check_refill, reference_halt_loss
+from trm_lib.course.exercises import check_halt_loss, check_refill, reference_halt_loss
 
 
 def _halt_loss(logits, labels, q_halt):

@@ -2,7 +2,7 @@
 import torch
 import torch.nn.functional as F
 
-from trm_lib.exercises import check_ema_update, check_stablemax_cross_entropy, reference_ema_update
+from trm_lib.course.exercises import check_ema_update, check_stablemax_cross_entropy, reference_ema_update
 
 
 def _stablemax_ce(logits, labels):

@@ -2,8 +2,8 @@
 import torch
 
 from trm_lib.config import get_preset
-from trm_lib.exercises import check_changes_per_step, check_configure
-from trm_lib.watch import changes_per_step
+from trm_lib.course.exercises import check_changes_per_step, check_configure
+from trm_lib.viz.watch import changes_per_step
 
 
 def stub(*args):

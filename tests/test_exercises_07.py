@@ -1,8 +1,8 @@
 """Lesson 07's checker: a maze path is judged by the rules, not by our label."""
 import numpy as np
 
-from trm_lib.exercises import check_is_shortest_path
-from trm_lib.maze import PATH, is_valid_shortest_path
+from trm_lib.course.exercises import check_is_shortest_path
+from trm_lib.data.maze import PATH, is_valid_shortest_path
 
 
 def test_the_reference_path_check_passes(capsys):
@@ -11,7 +11,7 @@ def test_the_reference_path_check_passes(capsys):
 
 
 def test_comparing_with_our_label_fails_on_another_shortest_path(capsys):
-    from trm_lib.maze import solve_label
+    from trm_lib.data.maze import solve_label
 
     def same_as_label(maze, answer):
         return bool(np.array_equal(solve_label(maze), answer))
@@ -21,7 +21,7 @@ def test_comparing_with_our_label_fails_on_another_shortest_path(capsys):
 
 
 def test_counting_path_cells_only_fails_on_a_disconnected_path(capsys):
-    from trm_lib.maze import WALL, bfs
+    from trm_lib.data.maze import WALL, bfs
 
     def counts_only(maze, answer):
         m = np.asarray(maze).reshape(-1)

@@ -1,8 +1,8 @@
 """Lesson 08 checkers: the test-time scaling loop and the linear probe, right and wrong."""
 import torch
 
-from trm_lib.exercises import check_exact_per_step, check_fit_probe, reference_exact_per_step
-from trm_lib.probe import fit_probe
+from trm_lib.course.exercises import check_exact_per_step, check_fit_probe, reference_exact_per_step
+from trm_lib.experiments.probe import fit_probe
 
 
 @torch.no_grad()

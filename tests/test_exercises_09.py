@@ -2,7 +2,7 @@
 import torch
 import torch.nn.functional as F
 
-from trm_lib.exercises.lesson09 import check_my_trm, check_train_step, reference_train_step
+from trm_lib.course.exercises.lesson09 import check_my_trm, check_train_step, reference_train_step
 from trm_lib.losses import cell_cross_entropy, trm_loss
 from trm_lib.model import TRM, StepOutput
 

@@ -46,8 +46,8 @@ def test_the_bench_files_hold_throughput_flops_and_the_peak(tiny_run):
 def test_the_training_log_has_evaluations_and_the_bf16_weights_load(tiny_run):
     from trm_lib.checkpoint import load_model, read_checkpoint
     from trm_lib.evaluate import evaluate
-    from trm_lib.paths import dataset_files
-    from trm_lib.puzzles import load_puzzles
+    from trm_lib.data.paths import dataset_files
+    from trm_lib.data.puzzles import load_puzzles
 
     out, _ = tiny_run
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]

@@ -11,8 +11,8 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from tests.test_training import tiny_cfg, tiny_sudoku_set
-from trm_lib.puzzles import load_puzzles
-from trm_lib.paths import dataset_files
+from trm_lib.data.puzzles import load_puzzles
+from trm_lib.data.paths import dataset_files
 from trm_lib.train import train
 
 READS = {"item", "tolist", "numpy", "cpu", "__bool__", "__int__", "__float__", "__index__"}

@@ -2,7 +2,7 @@
 import nbformat
 import pytest
 
-from trm_lib.lessons import NOTEBOOKS, SOLUTIONS, fingerprint, generate, learner_version, sources, strip_solutions
+from trm_lib.course.lessons import NOTEBOOKS, SOLUTIONS, fingerprint, generate, learner_version, sources, strip_solutions
 
 
 def test_a_solution_block_becomes_an_indented_stub_and_the_rest_stays():

@@ -12,13 +12,13 @@ import torch
 from tests.conftest import tiny_config
 from tests.test_training import tiny_cfg, tiny_sudoku_set
 from trm_lib.act import halting_decision, initial_carry, train_step_forward
-from trm_lib.augment import AugmentPool
+from trm_lib.data.augment import AugmentPool
 from trm_lib.cli import main
 from trm_lib.config import get_preset
 from trm_lib.ema import EMA
 from trm_lib.model import TRM
-from trm_lib.puzzles import load_puzzles, save_puzzles, to_grid
-from trm_lib.sudoku import is_valid_solution
+from trm_lib.data.puzzles import load_puzzles, save_puzzles, to_grid
+from trm_lib.data.sudoku import is_valid_solution
 from trm_lib.train import train
 
 ROOT = Path(__file__).resolve().parents[1]

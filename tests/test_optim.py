@@ -107,3 +107,15 @@ def test_combined_optimizer_state_round_trips():
     fresh = build_optimizer(model, TrainConfig())
     fresh.load_state_dict(opt.state_dict())
     assert fresh.state_dict()["optimizers"][0]["state"][0]["step"] == 1
+
+
+def test_the_combined_optimizer_refuses_what_it_cannot_do_instead_of_doing_it_quietly():
+    model = TRM(tiny_config())
+    opt = build_optimizer(model, TrainConfig())
+    assert len(opt.param_groups) == 2  # the network's group and the puzzle embedding's
+    extra = torch.nn.Parameter(torch.zeros(3))
+    with pytest.raises(AttributeError):  # a group added here would never be stepped
+        opt.add_param_group({"params": [extra]})
+    with pytest.raises(AttributeError):
+        opt.register_step_post_hook(lambda *args: None)
+    assert len(opt.param_groups) == 2

@@ -2,9 +2,9 @@
 import pytest
 
 from trm_lib.evaluate import evaluate
-from trm_lib.paths import dataset_files
+from trm_lib.data.paths import dataset_files
 from trm_lib.pretrained import available, load_pretrained, pretrained_metrics
-from trm_lib.puzzles import load_puzzles
+from trm_lib.data.puzzles import load_puzzles
 
 
 @pytest.mark.parametrize("name, floor", [("sudoku4-cpu", 0.95), ("sudoku6-cpu", 0.95), ("maze-small-cpu", 0.9),

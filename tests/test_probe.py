@@ -3,7 +3,7 @@ import torch
 
 from tests.test_training import tiny_cfg, tiny_sudoku_set
 from trm_lib.model import TRM
-from trm_lib.probe import (answer_digits, collect_states, fit_probe, head_per_step, pca_2d, probe_per_step,
+from trm_lib.experiments.probe import (answer_digits, collect_states, fit_probe, head_per_step, pca_2d, probe_per_step,
                            probe_predict)
 
 

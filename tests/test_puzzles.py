@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from trm_lib import maze as mz
-from trm_lib import sudoku as sd
-from trm_lib.augment import PuzzleDataset, augment_batch, sample_batch, sudoku_transforms
-from trm_lib.cli_data import add_parser, check, run
-from trm_lib.equivalence import overlaps
-from trm_lib.puzzles import load_puzzles, save_puzzles, to_grid, write_rows
+from trm_lib.data import maze as mz
+from trm_lib.data import sudoku as sd
+from trm_lib.data.augment import augment_batch, sample_batch, sudoku_transforms
+from trm_lib.cli.data import add_parser, check, run
+from trm_lib.data.equivalence import overlaps
+from trm_lib.data.puzzles import load_puzzles, save_puzzles, to_grid, write_rows
 
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 SHIPPED = sorted(DATASETS.glob("*/*.csv.gz"))
@@ -101,7 +101,7 @@ def test_missing_file_and_missing_header_are_clear_errors(tmp_path):
 
 
 @pytest.mark.parametrize("size", [4, 6, 9])
-def test_augment_batch_keeps_every_sudoku_solution_valid(size):
+def test_augment_batch_keeps_every_sudoku_solution_valid_and_unique(size):
     rng = __import__("random").Random(size)
     pairs = [sd.generate_puzzle(size, rng) for _ in range(4)]
     x = torch.tensor(np.stack([p.reshape(-1) + 1 for p, _ in pairs]))
@@ -109,6 +109,9 @@ def test_augment_batch_keeps_every_sudoku_solution_valid(size):
     xa, ya = augment_batch(x.repeat(8, 1), y.repeat(8, 1), "sudoku", size, torch.Generator().manual_seed(0))
     for xi, yi in zip(xa, ya):
         assert sd.is_valid_solution(to_grid(yi, "sudoku"), to_grid(xi, "sudoku"))
+    for xi in xa[::4]:  # a symmetry keeps the clue count and the one solution
+        assert sd.solve(to_grid(xi, "sudoku")).count == 1
+    assert ((xa > 1).sum(1) == (x > 1).sum(1).repeat(8)).all()
     assert not torch.equal(xa, x.repeat(8, 1))
 
 
@@ -131,16 +134,11 @@ def test_augment_batch_applies_the_dihedral_group_to_mazes():
     assert all(mz.is_valid_shortest_path(a.numpy(), b.numpy()) for a, b in zip(xa, ya))
 
 
-def test_sample_batch_and_the_dataset_are_seeded():
+def test_sample_batch_is_seeded():
     ps = load_puzzles(DATASETS / "sudoku-4x4" / "train.csv.gz")
     x1, y1 = sample_batch(ps, 32, torch.Generator().manual_seed(3))
     x2, _ = sample_batch(ps, 32, torch.Generator().manual_seed(3))
     assert x1.shape == y1.shape == (32, 16) and x1.dtype == torch.long and torch.equal(x1, x2)
-    ds = PuzzleDataset(ps, seed=1)
-    first = ds[0][0]
-    assert torch.equal(first, ds[0][0])
-    ds.set_epoch(1)
-    assert sd.is_valid_solution(to_grid(ds[0][1], "sudoku"), to_grid(ds[0][0], "sudoku"))
 
 
 def test_cli_writes_a_test_set_disjoint_from_its_training_set(tmp_path, capsys):
@@ -188,9 +186,29 @@ def test_a_clue_range_draws_the_number_of_givens_for_each_puzzle(tmp_path):
 
 
 def test_overlaps_finds_an_augmented_copy_and_a_repeat_within_a_file():
-    rng, nrng = __import__("random").Random(0), np.random.default_rng(0)
+    rng = __import__("random").Random(0)
     pairs = [sd.generate_puzzle(9, rng) for _ in range(3)]
     grids = [p for p, _ in pairs]
-    copy = sd.augment(*pairs[1], nrng)[0]
+    tokens = torch.tensor(pairs[1][0].reshape(1, -1) + 1)  # digits 0..9 -> tokens 1..10
+    copy = to_grid(augment_batch(tokens, tokens, "sudoku", 9, torch.Generator().manual_seed(0))[0][0], "sudoku")
+    assert not np.array_equal(copy, grids[1])
     assert overlaps(grids, [copy], "sudoku") == [(1, 0)]
     assert overlaps(grids + [copy], None, "sudoku") == [(1, 3)]
+
+
+def test_tokens_of_a_grid_that_is_not_square_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"token sequence has 10 cells; a maze needs a square number \(N x N\)"):
+        to_grid(torch.arange(10), "maze")
+    with pytest.raises(ValueError, match="token sequence has 25 cells; a sudoku needs 16, 36 or 81"):
+        to_grid(torch.ones(25, dtype=torch.long), "sudoku")
+
+
+def test_every_preset_has_the_vocabulary_of_its_task_files():
+    from trm_lib.config import PRESETS, get_preset
+    from trm_lib.data.puzzles import PuzzleSet
+
+    for name in PRESETS:
+        cfg = get_preset(name)
+        empty = torch.zeros(0, cfg.grid_size ** 2, dtype=torch.long)
+        shipped = PuzzleSet(cfg.task, cfg.grid_size, empty, empty, torch.zeros(0), [])
+        assert (cfg.model.vocab_size, cfg.model.seq_len) == (shipped.vocab_size, shipped.seq_len), name

@@ -59,6 +59,26 @@ def test_only_the_last_recursion_runs_with_gradients():
     assert grad_flags == [False] * ((cfg.T - 1) * (cfg.n + 1)) + [True] * (cfg.n + 1)
 
 
+@pytest.mark.parametrize("latents", ["y_and_z", "z_only"])
+def test_no_grad_updates_counts_the_updates_of_a_recursion_run_without_gradients(latents):
+    cfg = tiny_config(n=3, latents=latents)
+    model = TRM(cfg)
+    model.net = RecordingNet(model.net)
+    x = torch.randn(2, cfg.total_len, cfg.hidden_size)
+    for frozen in (0, 2, cfg.n + 1):
+        model.net.calls.clear()
+        model.latent_recursion(x, x, x, no_grad_updates=frozen)
+        assert [g for _, g in model.net.calls] == [False] * frozen + [True] * (cfg.n + 1 - frozen)
+
+
+def test_the_one_step_gradient_ablation_keeps_gradients_in_the_last_two_updates_only():
+    cfg = tiny_config(T=2, n=3, gradient="one_step")
+    model = TRM(cfg)
+    model.net = RecordingNet(model.net)
+    model(torch.randint(1, 5, (2, 9)))
+    assert [g for _, g in model.net.calls] == [False] * (cfg.n + 1) + [False] * (cfg.n - 1) + [True, True]
+
+
 def _grads(model, loss):
     model.zero_grad()
     loss.backward()
@@ -81,14 +101,14 @@ def test_gradients_match_a_hand_written_no_grad_prefix_and_differ_from_full_back
         for _ in range(cfg.T - 1):
             y, z = model.latent_recursion(x, y, z)
     y, z = model.latent_recursion(x, y, z)
-    by_hand = _grads(model, model.head(y)[:, cfg.puzzle_emb_len:].square().mean())
+    by_hand = _grads(model, model.readout(y)[0].square().mean())
 
     # full backpropagation through all T recursions: a different gradient
     x = model.embed_input(inputs)
     y, z = y0, z0
     for _ in range(cfg.T):
         y, z = model.latent_recursion(x, y, z)
-    full = _grads(model, model.head(y)[:, cfg.puzzle_emb_len:].square().mean())
+    full = _grads(model, model.readout(y)[0].square().mean())
 
     assert ours.keys() == by_hand.keys()
     for name in ours:
@@ -103,6 +123,21 @@ def test_returned_carry_has_no_grad_history():
     assert out.logits.requires_grad and out.q_halt.requires_grad
     for t in (out.y, out.z):
         assert not t.requires_grad and t.grad_fn is None
+
+
+def test_readout_drops_the_prefix_and_reads_halting_from_prefix_position_zero():
+    model = TRM(tiny_config(puzzle_emb_len=3))
+    with torch.no_grad():
+        model.q_head.weight.normal_()
+    y = torch.randn(2, model.cfg.total_len, model.cfg.hidden_size)
+    logits, q = model.readout(y)
+    assert logits.shape == (2, model.cfg.seq_len, model.cfg.vocab_size) and q.shape == (2, 2)
+    assert torch.allclose(logits, model.head(y[:, 3:])) and torch.allclose(q, model.q_head(y[:, 0]))
+    y[:, 1:] = 0  # the Q logits see prefix position 0 only
+    assert torch.allclose(model.readout(y)[1], q)
+    out = model(torch.randint(1, 5, (2, 9)))
+    logits, q = model.readout(out.y)
+    assert torch.allclose(logits, out.logits) and torch.allclose(q[:, 0], out.q_halt)
 
 
 def test_initial_state_is_a_fixed_buffer_broadcast_over_positions():

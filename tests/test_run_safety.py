@@ -12,7 +12,7 @@ import torch
 
 from tests.test_training import tiny_cfg, tiny_sudoku_set
 from trm_lib.checkpoint import read_checkpoint
-from trm_lib.puzzles import save_puzzles
+from trm_lib.data.puzzles import save_puzzles
 from trm_lib.run_folder import RunFolderLock
 from trm_lib.train import TrainingDiverged, train
 

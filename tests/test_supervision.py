@@ -3,7 +3,7 @@ import torch
 
 from tests.conftest import tiny_config
 from trm_lib.model import TRM
-from trm_lib.supervision import backprop_through_all_steps, deep_supervision, peak_saved_bytes
+from trm_lib.course.supervision import backprop_through_all_steps, deep_supervision, peak_saved_bytes
 
 
 def _batch():

@@ -11,8 +11,8 @@ import trm_lib.train
 from trm_lib.checkpoint import load_model, read_checkpoint
 from trm_lib.config import get_preset
 from trm_lib.model import TRM
-from trm_lib.puzzles import PuzzleSet
-from trm_lib.sudoku import generate_puzzle
+from trm_lib.data.puzzles import PuzzleSet
+from trm_lib.data.sudoku import generate_puzzle
 from trm_lib.train import train
 
 
@@ -134,17 +134,32 @@ def test_two_gloo_processes_match_one_process_on_the_same_global_batch(tmp_path,
         torch.testing.assert_close(two["model"][name], value, atol=1e-5, rtol=1e-4)
 
 
-def test_plot_history_draws_accuracy_against_minutes_and_the_loss(tmp_path):
+def test_a_plot_of_a_running_log_drops_its_torn_last_line(tmp_path, capsys):
     import matplotlib
 
     matplotlib.use("Agg")
-    from trm_lib.plots import plot_history
+    from trm_lib.viz.plots import plot_runs
+
+    log = tmp_path / "metrics.jsonl"
+    log.write_text('{"step": 1, "time_s": 1.0, "loss": 2.0}\n{"step": 2, "time_s": 2.0, "loss": 1.5}\n{"step": 3, "ti')
+    fig = plot_runs(log, x="minutes")
+    assert list(fig.axes[1].lines[0].get_ydata()) == [2.0, 1.5]
+    assert "a torn last record" in capsys.readouterr().err
+    assert log.read_text().endswith('"ti')  # plotting never rewrites the log
+
+
+def test_plot_runs_draws_a_metrics_log_against_minutes_and_the_loss(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from trm_lib.viz.plots import METRICS, plot_runs
 
     data = tiny_sudoku_set()
     train(tiny_cfg(max_steps=4, eval_every=2), data, data, out_dir=tmp_path, progress=False, log_every=1, device="cpu")
-    fig = plot_history(tmp_path / "metrics.jsonl", "tiny")
+    fig = plot_runs(tmp_path / "metrics.jsonl", "tiny", x="minutes", metrics=METRICS)
     acc, loss = fig.axes
     assert acc.get_xlabel() == "training time (minutes)" and len(acc.lines[0].get_xdata()) == 2
+    assert [line.get_label() for line in acc.lines] == ["exact (whole grid)", "valid", "cell"]
     assert len(loss.lines[0].get_xdata()) == 4
 
 

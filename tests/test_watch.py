@@ -8,13 +8,13 @@ import torch
 
 from tests.test_training import tiny_cfg, tiny_sudoku_set
 from trm_lib.config import get_preset
-from trm_lib.live_plot import LivePlot
+from trm_lib.viz.live_plot import LivePlot
 from trm_lib.model import TRM
-from trm_lib.puzzle_text import parse_puzzle
+from trm_lib.data.text import parse_puzzle
 from trm_lib.train import train
-from trm_lib.watch import (Trace, changes_per_step, describe_step, pick_steps, plot_step, plot_trace,
+from trm_lib.viz.watch import (Trace, changes_per_step, describe_step, pick_steps, plot_step, plot_trace,
                            slowest_solved, trace_puzzle, trace_text)
-from trm_lib.widgets import PuzzleSolver, StepViewer
+from trm_lib.viz.widgets import PuzzleSolver, StepViewer
 
 PUZZLE = "..2.2.1..3......"  # 4x4, unique solution 3124 2413 1342 4231
 
@@ -145,7 +145,7 @@ def test_the_solver_box_catches_unexpected_errors_too(model_and_cfg, monkeypatch
     def broken(*args):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr("trm_lib.widgets.trace_text", broken)
+    monkeypatch.setattr("trm_lib.viz.widgets.trace_text", broken)
     assert box.solve(PUZZLE) is None
     assert "Something went wrong (RuntimeError: out of memory)" in box.message.value
 

@@ -27,18 +27,11 @@ from trm_lib.optim import AdamATan2, build_optimizer, set_learning_rate, warmup_
 
 __version__ = "0.1.0"
 
-
-def fast_mode() -> bool:
-    """True when TRM_FAST is set (the notebook test run): lessons shrink data and steps."""
-    import os
-
-    return os.environ.get("TRM_FAST", "") not in ("", "0")
-
 __all__ = [
     "TRM", "StepOutput", "count_parameters",
     "Config", "ModelConfig", "TrainConfig", "PRESETS", "get_preset",
     "Carry", "initial_carry", "refill", "halting_decision", "train_step_forward", "evaluate_steps",
     "trm_loss", "exact_match", "log_stablemax", "stablemax_s",
     "EMA", "AdamATan2", "build_optimizer", "set_learning_rate", "warmup_factor",
-    "pick_device", "banner", "autocast", "maybe_compile", "fast_mode",
+    "pick_device", "banner", "autocast", "maybe_compile",
 ]

@@ -15,6 +15,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Callable, Literal
 
+from trm_lib.data.tasks import BOX_SHAPES, TASKS, vocab_size
+
 Mixer = Literal["mlp_t", "attention"]
 
 
@@ -145,16 +147,16 @@ class Config:
         return asdict(self)
 
     def validate(self) -> None:
-        if self.task not in ("sudoku", "maze"):
+        if self.task not in TASKS:
             raise ValueError(f"task is {self.task!r}, expected 'sudoku' or 'maze'")
         if type(self.grid_size) is not int or self.grid_size < 2:
             raise ValueError(f"grid_size must be an integer >= 2, got {self.grid_size!r}")
-        if self.task == "sudoku" and self.grid_size not in (4, 6, 9):
+        if self.task == "sudoku" and self.grid_size not in BOX_SHAPES:
             raise ValueError(f"a sudoku grid_size is 4, 6 or 9, got {self.grid_size}")
         self.model.validate()
         self.train.validate()
         cells = self.grid_size * self.grid_size
-        vocab = self.grid_size + 2 if self.task == "sudoku" else 6
+        vocab = vocab_size(self.task, self.grid_size)
         if (self.model.seq_len, self.model.vocab_size) != (cells, vocab):
             raise ValueError(
                 f"a {self.task} {self.grid_size}x{self.grid_size} needs model.seq_len={cells} and "
@@ -255,7 +257,7 @@ def _coerce(value: Any, current: Any, key: str) -> Any:
 def _preset(name: str, task: str, grid_size: int, dataset: str, notes: str, train: TrainConfig,
             **model: Any) -> Config:
     """A preset; the vocabulary and sequence length follow from the task and grid size."""
-    vocab = grid_size + 2 if task == "sudoku" else 6
+    vocab = vocab_size(task, grid_size)
     return Config(name=name, task=task, grid_size=grid_size, dataset=dataset, notes=notes, train=train,
                   model=ModelConfig(vocab_size=vocab, seq_len=grid_size * grid_size, **model))
 

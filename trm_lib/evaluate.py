@@ -10,18 +10,42 @@ training count is test-time scaling.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from trm_lib.act import iter_steps
-from trm_lib.maze import is_valid_shortest_path
-from trm_lib.sudoku import is_valid_solution
+from trm_lib.data.maze import is_valid_shortest_path
+from trm_lib.data.sudoku import is_valid_solution
 from trm_lib.device import autocast
+from trm_lib.losses import cell_accuracy, exact_match
 from trm_lib.model import TRM
-from trm_lib.puzzles import PuzzleSet, to_grid
+from trm_lib.data.puzzles import PuzzleSet, to_grid
+
+
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """`model` in eval mode inside the block, and back in its own mode after it, error or not."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def in_eval_mode(fn: Callable) -> Callable:
+    """`fn(model, ...)` run inside `eval_mode(model)`."""
+    @functools.wraps(fn)
+    def run(model: torch.nn.Module, *args, **kwargs):
+        with eval_mode(model):
+            return fn(model, *args, **kwargs)
+    return run
 
 
 @dataclass
@@ -59,6 +83,7 @@ def is_valid(task: str, question: np.ndarray, prediction: np.ndarray) -> bool:
     return bool(is_valid_shortest_path(to_grid(question, "maze"), to_grid(prediction, "maze")))
 
 
+@in_eval_mode
 @torch.no_grad()
 def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_size: int = 256,
              device: torch.device | None = None, check_validity: bool = True,
@@ -76,8 +101,6 @@ def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_s
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     _check_steps_fit(n_steps, len(puzzles) * puzzles.seq_len if valid_per_step else 0)
-    was_training = model.training
-    model.eval()
     P = len(puzzles)
     exact = torch.zeros(n_steps, device=device)
     cell = torch.zeros(n_steps, device=device)
@@ -99,24 +122,25 @@ def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_s
                 out = next(steps)
             bar.update(1)
             pred = out.logits.argmax(-1)
-            exact[k] += (pred == y).all(-1).sum()
-            cell[k] += (pred == y).float().mean(-1).sum()
+            right = exact_match(out.logits, y)
+            exact[k] += right.sum()
+            cell[k] += cell_accuracy(out.logits, y).sum()
             halt_prob[k] += torch.sigmoid(out.q_halt).sum()
             wants = (out.q_halt > 0) & (first_halt == n_steps)
             first_halt = torch.where(wants, float(k + 1), first_halt)
             # a puzzle that has not halted before this step takes this step's answer; so one that
             # never halts ends with the last answer, as halting at n_steps would give
-            take = (first_halt >= k + 1).unsqueeze(-1)
-            halt_pred = pred if halt_pred is None else torch.where(take, pred, halt_pred)
+            take = first_halt >= k + 1
+            halt_pred = pred if halt_pred is None else torch.where(take.unsqueeze(-1), pred, halt_pred)
+            right_at_halt = right if k == 0 else torch.where(take, right, right_at_halt)
             if valid_per_step:
                 preds[k].append(pred.cpu())
         halt_step += first_halt.sum()
-        exact_halt += (halt_pred == y).all(-1).sum()
+        exact_halt += right_at_halt.sum()
         halt_preds.append(halt_pred.cpu())
         if not valid_per_step:
             preds[0].append(pred.cpu())
     bar.close()
-    model.train(was_training)
     per_step = [torch.cat(p) if p else torch.zeros(0, puzzles.seq_len, dtype=torch.long) for p in preds]
     predictions = per_step[-1]
     q = puzzles.inputs.cpu().numpy()

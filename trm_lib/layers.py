@@ -25,10 +25,11 @@ def trunc_normal_(tensor: torch.Tensor, std: float = 1.0) -> torch.Tensor:
     """
     if std == 0:
         return tensor.zero_()
-    # std of a standard normal truncated to [-2, 2]
-    pdf2 = math.exp(-2.0) / math.sqrt(2 * math.pi)
-    mass = math.erf(2 / math.sqrt(2))
-    truncated_std = math.sqrt(1 - 2 * 2 * pdf2 / mass)
+    # a standard normal truncated to [-a, a] has variance 1 - 2 a phi(a) / (2 Phi(a) - 1),
+    # phi the density and Phi the distribution function of the standard normal; here a = 2
+    pdf2 = math.exp(-2.0) / math.sqrt(2 * math.pi)  # phi(2) = exp(-2^2 / 2) / sqrt(2 pi)
+    mass = math.erf(2 / math.sqrt(2))  # 2 Phi(2) - 1 = erf(2 / sqrt(2)), the mass kept
+    truncated_std = math.sqrt(1 - 2 * 2 * pdf2 / mass)  # sqrt(1 - 2 a phi(a) / mass), about 0.880
     wide = std / truncated_std
     with torch.no_grad():
         return nn.init.trunc_normal_(tensor, mean=0.0, std=wide, a=-2 * wide, b=2 * wide)

@@ -61,6 +61,13 @@ def exact_match(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return correct.all(dim=-1)
 
 
+def cell_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """(B,) float32: the fraction of each sample's target cells whose argmax equals the label."""
+    valid = labels != IGNORE_INDEX
+    right = (logits.argmax(-1) == labels) & valid
+    return (right.sum(-1) / valid.sum(-1).clamp(min=1)).float()
+
+
 @dataclass
 class LossOutput:
     total: torch.Tensor  # scalar, what backward() is called on
@@ -75,12 +82,11 @@ def trm_loss(logits: torch.Tensor, labels: torch.Tensor, q_halt: torch.Tensor,
     """The per-step TRM loss: cell CE (mean over cells, then over the batch) + halt_weight * BCE."""
     if logits.shape[:2] != labels.shape:
         raise ValueError(f"logits {tuple(logits.shape)} do not match labels {tuple(labels.shape)}")
-    valid = labels != IGNORE_INDEX
-    n_cells = valid.sum(-1).clamp(min=1)  # (B,)
+    n_cells = (labels != IGNORE_INDEX).sum(-1).clamp(min=1)  # (B,)
     per_sample = cell_cross_entropy(logits, labels, kind).sum(-1) / n_cells  # (B,)
     lm = per_sample.mean()
     with torch.no_grad():
         exact = exact_match(logits, labels)
-        cell_correct = (((logits.argmax(-1) == labels) & valid).sum(-1) / n_cells).float()
+        cell_correct = cell_accuracy(logits, labels)
     halt = F.binary_cross_entropy_with_logits(q_halt.float(), exact.float())
     return LossOutput(lm + halt_weight * halt, lm, halt, exact, cell_correct)

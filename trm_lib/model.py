@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -56,11 +57,9 @@ class TRM(nn.Module):
         self.embed_tokens = nn.Parameter(trunc_normal_(torch.empty(cfg.vocab_size, D), std=1 / self.embed_scale))
         # the learned puzzle embedding fills prefix slot 0; the other slots stay zero
         self.puzzle_emb = nn.Parameter(torch.zeros(cfg.num_puzzle_ids, D))
-        self.net = Net(D, cfg.total_len, cfg.num_layers, cfg.mixer, cfg.num_heads,
-                       cfg.expansion, cfg.rms_norm_eps, cfg.rope_theta)
+        self.net = build_net(cfg)
         if cfg.separate_nets:  # ablation: HRM-style second network for the answer
-            self.net_y = Net(D, cfg.total_len, cfg.num_layers, cfg.mixer, cfg.num_heads,
-                             cfg.expansion, cfg.rms_norm_eps, cfg.rope_theta)
+            self.net_y = build_net(cfg)
         self.head = Linear(D, cfg.vocab_size)
         self.q_head = Linear(D, 2, bias=True)  # (halt, continue)
         with torch.no_grad():  # start near "never halt" so early training is not cut short
@@ -69,6 +68,17 @@ class TRM(nn.Module):
         # fixed, not learned: the starting answer and latent, broadcast over positions
         self.register_buffer("y_init", trunc_normal_(torch.empty(D), std=1.0))
         self.register_buffer("z_init", trunc_normal_(torch.empty(D), std=1.0))
+
+    @property
+    def networks(self) -> list[Net]:
+        """Every network the recursion calls: `net`, and `net_y` in the two-network ablation."""
+        return [self.net, self.net_y] if self.cfg.separate_nets else [self.net]
+
+    def compile(self, *args, **kwargs) -> None:
+        """Compile every network in place (the recursion around them stays eager Python, and
+        the state_dict keys stay the same); arguments go to `torch.compile`."""
+        for net in self.networks:
+            net.compile(*args, **kwargs)
 
     # -- input ---------------------------------------------------------------------------
     def embed_input(self, inputs: torch.Tensor, puzzle_ids: torch.Tensor | None = None) -> torch.Tensor:
@@ -97,41 +107,25 @@ class TRM(nn.Module):
         """The network of the answer update: `net` itself, unless the two-network ablation."""
         return self.net_y if self.cfg.separate_nets else self.net
 
-    def latent_recursion(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """n latent updates, then one answer update. All (B, L, D)."""
-        if self.cfg.latents == "z_only":  # ablation: a single feature plays both roles
-            for _ in range(self.cfg.n + 1):
-                z = self.net(x + z)
-            return z, z
-        for _ in range(self.cfg.n):
-            z = self.net(x + y + z)  # z = net(x + y + z)
-        y = self.answer_net(y + z)  # y = net(y + z): the answer update never sees x
-        return y, z
-
-    def _one_step_gradient_recursion(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Ablation: the last recursion with gradients through its last two updates only."""
-        single = self.cfg.latents == "z_only"
-        with torch.no_grad():
-            for _ in range(self.cfg.n if single else self.cfg.n - 1):
-                z = self.net(x + z) if single else self.net(x + y + z)
-        if single:
-            z = self.net(x + z)
-            return z, z
-        z = self.net(x + y + z)
-        return self.answer_net(y + z), z
+    def latent_recursion(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor,
+                         no_grad_updates: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """n latent updates, then one answer update, on this model's networks. All (B, L, D)."""
+        return latent_recursion(self.net, self.answer_net, x, y, z, self.cfg.n, self.cfg.latents == "z_only",
+                                no_grad_updates)
 
     def deep_recursion(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> StepOutput:
         """One supervision step: T-1 recursions without gradients, one with."""
-        with torch.no_grad():
-            for _ in range(self.cfg.T - 1):
-                y, z = self.latent_recursion(x, y, z)
-        if self.cfg.gradient == "one_step":
-            y, z = self._one_step_gradient_recursion(x, y, z)
-        else:
-            y, z = self.latent_recursion(x, y, z)
-        logits = self.head(y)[:, self.cfg.puzzle_emb_len:]  # (B, S, vocab)
-        q = self.q_head(y[:, 0]).float()  # (B, 2), read from prefix position 0
+        # the 1-step-gradient ablation (HRM's): gradients through the last two updates only
+        # (the last one with a single feature), the n-1 (n) updates before them without
+        frozen = self.cfg.n - (self.cfg.latents != "z_only") if self.cfg.gradient == "one_step" else 0
+        y, z = deep_recursion(self.latent_recursion, x, y, z, self.cfg.T, no_grad_updates=frozen)
+        logits, q = self.readout(y)
         return StepOutput(y.detach(), z.detach(), logits, q[:, 0], q[:, 1])
+
+    def readout(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the answer state says: logits (B, S, vocab), the prefix dropped, and the
+        float32 Q logits (B, 2) = (halt, continue), read from prefix position 0."""
+        return self.head(y)[:, self.cfg.puzzle_emb_len:], self.q_head(y[:, 0]).float()
 
     def forward(self, inputs: torch.Tensor, y: torch.Tensor | None = None, z: torch.Tensor | None = None,
                 puzzle_ids: torch.Tensor | None = None) -> StepOutput:
@@ -140,6 +134,46 @@ class TRM(nn.Module):
         if y is None or z is None:
             y, z = self.initial_state(inputs.shape[0])
         return self.deep_recursion(x, y, z)
+
+
+def latent_recursion(net: Callable, answer_net: Callable, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor,
+                     n: int, z_only: bool = False, no_grad_updates: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The latent recursion on explicit networks (TRM's, or a lesson's): n updates
+    z = net(x + y + z), then y = answer_net(y + z). `z_only` (the single-feature ablation):
+    n + 1 updates z = net(x + z), and y is z. The first `no_grad_updates` of the n + 1
+    updates run without gradients (the 1-step-gradient ablation)."""
+    grad = torch.is_grad_enabled()
+
+    def update(i: int) -> torch.set_grad_enabled:
+        return torch.set_grad_enabled(grad and i >= no_grad_updates)
+
+    if z_only:  # ablation: a single feature plays both roles
+        for i in range(n + 1):
+            with update(i):
+                z = net(x + z)
+        return z, z
+    for i in range(n):
+        with update(i):
+            z = net(x + y + z)  # z = net(x + y + z)
+    with update(n):
+        y = answer_net(y + z)  # y = net(y + z): the answer update never sees x
+    return y, z
+
+
+def deep_recursion(recursion: Callable[..., tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor, y: torch.Tensor,
+                   z: torch.Tensor, T: int, no_grad_updates: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """T latent recursions (`recursion(x, y, z, no_grad_updates=...)`), the first T-1 without
+    gradients; the (y, z) returned keep the last one's graph (TRM's step detaches them)."""
+    with torch.no_grad():
+        for _ in range(T - 1):
+            y, z = recursion(x, y, z)
+    return recursion(x, y, z, no_grad_updates=no_grad_updates)
+
+
+def build_net(cfg: ModelConfig) -> Net:
+    """The one small network of TRM (post-norm blocks over all L = prefix + S positions)."""
+    return Net(cfg.hidden_size, cfg.total_len, cfg.num_layers, cfg.mixer, cfg.num_heads,
+               cfg.expansion, cfg.rms_norm_eps, cfg.rope_theta)
 
 
 def count_parameters(model: nn.Module, include_puzzle_emb: bool = False) -> int:

@@ -52,13 +52,15 @@ class AdamATan2(torch.optim.Optimizer):
             t = self.state[params[0]]["step"]  # all params of a group step together
             grads = [p.grad for p in params]
             if wd:
-                torch._foreach_mul_(params, 1 - lr * wd)
-            torch._foreach_lerp_(ms, grads, 1 - b1)
-            torch._foreach_mul_(vs, b2)
+                torch._foreach_mul_(params, 1 - lr * wd)  # p <- p (1 - lr wd): decoupled weight decay
+            torch._foreach_lerp_(ms, grads, 1 - b1)  # m <- m + (1 - b1)(g - m) = b1 m + (1 - b1) g
+            torch._foreach_mul_(vs, b2)  # v <- b2 v + (1 - b2) g^2
             torch._foreach_addcmul_(vs, grads, grads, value=1 - b2)
             denom = torch._foreach_sqrt(vs)
-            torch._foreach_div_(denom, math.sqrt(1 - b2**t))
+            torch._foreach_div_(denom, math.sqrt(1 - b2**t))  # sqrt(v_hat), v_hat = v / (1 - b2^t)
             for p, m, d in zip(params, ms, denom):
+                # p <- p - lr / (1 - b1^t) * atan2(m, sqrt(v_hat)): m's bias correction scales the
+                # step rather than atan2's argument, as in the reference's kernel
                 p.add_(torch.atan2(m, d), alpha=-lr / (1 - b1**t))
         return loss
 
@@ -77,17 +79,24 @@ class SignSGD(torch.optim.Optimizer):
                     p.mul_(1 - group["lr"] * group["weight_decay"]).add_(p.grad.sign(), alpha=-group["lr"])
 
 
-class Optimizers(torch.optim.Optimizer):
-    """Several optimizers stepped as one (the network's and the puzzle embedding's)."""
+class Optimizers:
+    """Several optimizers stepped as one (the network's and the puzzle embedding's).
+
+    A plain class, not a torch.optim.Optimizer: it has what training uses (step, zero_grad,
+    param_groups, state_dict, load_state_dict); hooks and add_param_group belong to the
+    optimizers inside (`.optimizers`), so asking this one for them is an AttributeError, not
+    a group that nothing steps.
+    """
 
     def __init__(self, *optimizers: torch.optim.Optimizer):
         self.optimizers = optimizers
-        # one flat list of groups, so the schedule and logging treat all groups alike
-        self.param_groups = [g for o in optimizers for g in o.param_groups]
-        self.defaults = {}
-        self.state = {}
 
-    def step(self, closure=None):
+    @property
+    def param_groups(self) -> list[dict]:
+        """One flat list of groups, so the schedule and logging treat all groups alike."""
+        return [g for o in self.optimizers for g in o.param_groups]
+
+    def step(self) -> None:
         for o in self.optimizers:
             o.step()
 
@@ -103,7 +112,7 @@ class Optimizers(torch.optim.Optimizer):
             o.load_state_dict(s)
 
 
-def build_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.Optimizer:
+def build_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.Optimizer | Optimizers:
     """The network's optimizer (AdamATan2 or AdamW), plus sign-SGD for the puzzle embedding."""
     net = [p for n, p in model.named_parameters() if not n.startswith("puzzle_emb") and p.requires_grad]
     puzzle = [p for n, p in model.named_parameters() if n.startswith("puzzle_emb") and p.requires_grad]
@@ -129,7 +138,7 @@ def warmup_factor(step: int, warmup_steps: int) -> float:
     return min(1.0, (step + 1) / warmup_steps)
 
 
-def set_learning_rate(optimizer: torch.optim.Optimizer, step: int, warmup_steps: int) -> float:
+def set_learning_rate(optimizer: torch.optim.Optimizer | Optimizers, step: int, warmup_steps: int) -> float:
     """Apply the warmup schedule to every group (each keeps its own base_lr); return the main lr."""
     f = warmup_factor(step, warmup_steps)
     for g in optimizer.param_groups:

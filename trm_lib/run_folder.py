@@ -102,8 +102,8 @@ def append_record(path: Path, record: dict) -> None:
         f.write(json.dumps(finite(record), allow_nan=False) + "\n")
 
 
-def read_history(path: Path, up_to_step: int) -> list[dict]:
-    """Records of an earlier run up to the checkpoint's step (later ones were not saved).
+def read_records(path: Path) -> list[dict]:
+    """Every record of a metrics log; none when there is no log yet.
 
     A torn last line (the process died while writing it) is dropped with a warning; a bad
     line elsewhere is an error naming the file and the line."""
@@ -116,7 +116,7 @@ def read_history(path: Path, up_to_step: int) -> list[dict]:
             continue
         try:
             record = json.loads(line)
-            step = record["step"]
+            record["step"]  # a record without a step is not a metrics record
         except (ValueError, KeyError, TypeError):
             if i == len(lines):
                 print(f"warning: {path}, line {i}: a torn last record (the run stopped while writing "
@@ -124,8 +124,15 @@ def read_history(path: Path, up_to_step: int) -> list[dict]:
                 continue
             raise ValueError(f"{path}, line {i}: not a metrics record (JSON with a \"step\"); fix or "
                              f"remove the line, or start over with --fresh") from None
-        if step <= up_to_step:
-            records.append(record)
-    if len(records) != sum(1 for line in lines if line.strip()):
-        path.write_text("".join(json.dumps(finite(r), allow_nan=False) + "\n" for r in records))
+        records.append(record)
     return records
+
+
+def read_history(path: Path, up_to_step: int) -> list[dict]:
+    """Records of an earlier run up to the checkpoint's step (later ones were not saved); the
+    log is rewritten to hold just those, so a resumed run appends to a consistent history."""
+    records = read_records(path)
+    kept = [r for r in records if r["step"] <= up_to_step]
+    if path.exists() and len(kept) != sum(1 for line in path.read_text().splitlines() if line.strip()):
+        path.write_text("".join(json.dumps(finite(r), allow_nan=False) + "\n" for r in kept))
+    return kept

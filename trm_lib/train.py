@@ -32,7 +32,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from trm_lib.act import initial_carry, train_step_forward
-from trm_lib.augment import batch_sampler
+from trm_lib.data.augment import batch_sampler
 from trm_lib.checkpoint import check_config_matches, config_of, load_weights, read_checkpoint, save_checkpoint
 from trm_lib.config import Config
 from trm_lib.device import autocast, maybe_compile, pick_device
@@ -42,7 +42,7 @@ from trm_lib.limits import check_model_fits
 from trm_lib.losses import trm_loss
 from trm_lib.model import TRM
 from trm_lib.optim import build_optimizer, set_learning_rate
-from trm_lib.puzzles import PuzzleSet
+from trm_lib.data.puzzles import PuzzleSet
 from trm_lib.run_folder import RunFolderLock, append_record, move_aside, read_history
 from trm_lib import train_state
 from trm_lib.train_state import StopSignals, TrainingInterrupted
@@ -160,9 +160,7 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
         history = read_history(out / "metrics.jsonl", step)
         if progress and rank == 0:
             print(f"resuming from {ckpt} at step {step} (--fresh or a new folder starts over)")
-    maybe_compile(model.net, t.compile)
-    if cfg.model.separate_nets:
-        maybe_compile(model.net_y, t.compile)
+    maybe_compile(model, t.compile)  # TRM.compile: every network
     forward = model
     if world > 1:
         forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)

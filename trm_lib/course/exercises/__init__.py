@@ -1,0 +1,49 @@
+"""One checker per lesson exercise: the learner's function against the reference on fresh inputs.
+
+Each `check_*` runs `trm_lib.course.checks` machinery with the inputs that exercise needs, prints one
+kind line (what passed, or what differs), and returns the function the notebook should use
+next: the learner's when it matches, the reference otherwise. An exercise still raising
+`NotImplementedError` prints "not attempted yet, using the reference".
+
+One module per lesson; import every checker from here:
+
+    from trm_lib.course.exercises import check_rms_norm
+"""
+from trm_lib.course.exercises.lesson01 import check_rms_norm, check_swiglu, ReferenceMixerBlock, check_mixer_block
+from trm_lib.course.exercises.lesson02 import reference_latent_recursion, reference_deep_recursion, check_latent_recursion, check_deep_recursion
+from trm_lib.course.exercises.lesson03 import check_deep_supervision, reference_one_step_gradient, check_one_step_gradient
+from trm_lib.course.exercises.lesson04 import reference_halt_loss, check_halt_loss, check_refill
+from trm_lib.course.exercises.lesson05 import reference_stablemax_cross_entropy, check_stablemax_cross_entropy, reference_ema_update, check_ema_update
+from trm_lib.course.exercises.lesson06_07 import check_changes_per_step, check_configure, check_is_shortest_path
+from trm_lib.course.exercises.lesson08 import reference_exact_per_step, check_exact_per_step, check_fit_probe
+from trm_lib.course.exercises.lesson09 import check_my_trm, reference_train_step, check_train_step
+
+__all__ = [
+    "check_rms_norm",
+    "check_swiglu",
+    "ReferenceMixerBlock",
+    "check_mixer_block",
+    "reference_latent_recursion",
+    "reference_deep_recursion",
+    "check_latent_recursion",
+    "check_deep_recursion",
+    "check_deep_supervision",
+    "reference_one_step_gradient",
+    "check_one_step_gradient",
+    "reference_halt_loss",
+    "check_halt_loss",
+    "check_refill",
+    "reference_stablemax_cross_entropy",
+    "check_stablemax_cross_entropy",
+    "reference_ema_update",
+    "check_ema_update",
+    "check_changes_per_step",
+    "check_configure",
+    "check_is_shortest_path",
+    "reference_exact_per_step",
+    "check_exact_per_step",
+    "check_fit_probe",
+    "check_my_trm",
+    "reference_train_step",
+    "check_train_step",
+]

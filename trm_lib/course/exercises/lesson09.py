@@ -1,0 +1,150 @@
+"""Checkers of lesson 09, a TRM of your own: the model's supervision step and the training step.
+
+The learner's model gets the weights of a trm_lib TRM of the same config (the parameter names
+are TRM's), so one supervision step can be compared value for value; the learner's training
+step runs on a copy of the same model beside `reference_train_step` on another.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable
+
+import torch
+
+from trm_lib.course.checks import CheckResult, compare, failed, not_attempted, verdict
+from trm_lib.config import ModelConfig
+from trm_lib.course.exercises.lesson03 import _raised
+from trm_lib.losses import trm_loss
+from trm_lib.model import TRM
+
+
+def _tiny_config() -> ModelConfig:
+    return ModelConfig(vocab_size=5, seq_len=9, hidden_size=16, expansion=2.0, puzzle_emb_len=2, T=2, n=2, n_sup=3)
+
+
+def _library_model(cfg: ModelConfig) -> TRM:
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = TRM(cfg)
+    with torch.no_grad():  # TRM starts these at zero; random values make a wiring mistake show
+        model.puzzle_emb.normal_(generator=torch.Generator().manual_seed(1))
+        model.q_head.weight.normal_(std=0.5, generator=torch.Generator().manual_seed(2))
+    return model
+
+
+def _build_with_library_weights(cls: Any, cfg: ModelConfig) -> tuple[Any, TRM, str | None]:
+    """(yours, the library's TRM, problem): yours built from `cfg` and given the TRM's weights."""
+    ref = _library_model(cfg)
+    yours = cls(cfg)
+    mine = {k: tuple(v.shape) for k, v in yours.state_dict().items()}
+    want = {k: tuple(v.shape) for k, v in ref.state_dict().items()}
+    if mine != want:
+        extra, missing = sorted(set(mine) - set(want)), sorted(set(want) - set(mine))
+        wrong = [k for k in set(mine) & set(want) if mine[k] != want[k]]
+        parts = ([f"extra {', '.join(extra)}"] if extra else []) + ([f"missing {', '.join(missing)}"] if missing else []) \
+            + [f"{k} has shape {mine[k]}, expected {want[k]}" for k in sorted(wrong)]
+        return yours, ref, "its weights are not TRM's: " + "; ".join(parts)
+    yours.load_state_dict(ref.state_dict())
+    return yours, ref, None
+
+
+def check_my_trm(cls: Any) -> Any:
+    """Your model class, built from a ModelConfig, against trm_lib.TRM with the same weights:
+    two supervision steps from the initial state, comparing y, z, logits and q_halt."""
+    name = "MyTRM"
+    cfg = _tiny_config()
+    try:
+        yours, ref, problem = _build_with_library_weights(cls, cfg)
+        if problem:
+            return verdict(failed(name, problem), cls, TRM)
+        inputs = torch.randint(1, 5, (3, 9), generator=torch.Generator().manual_seed(3))
+        y = z = None
+        ry = rz = None
+        for step in (1, 2):
+            out = yours(inputs, y, z)
+            expected = ref(inputs, ry, rz)
+            for what in ("y", "z", "logits", "q_halt"):
+                problem = compare(getattr(out, what), getattr(expected, what), 1e-5, 1e-4, what=what)
+                if problem:
+                    hint = {"q_halt": ": q_halt = q_head(y[:, 0])[:, 0], read from the first prefix position",
+                            "logits": ": logits = head(y) on the puzzle's cells, the prefix dropped",
+                            }.get(what, "")
+                    return verdict(failed(name, f"step {step}: {problem}{hint}"), cls, TRM)
+            y, z, ry, rz = out.y, out.z, expected.y, expected.z
+    except NotImplementedError:
+        return verdict(not_attempted(name), cls, TRM)
+    except Exception as err:
+        return verdict(_raised(name, err), cls, TRM)
+    return verdict(CheckResult(True, True, f"✓ {name} matches trm_lib.TRM with the same weights: y, z, logits "
+                                           "and q_halt over two supervision steps"), cls, TRM)
+
+
+def reference_train_step(model: torch.nn.Module, shadow: dict[str, torch.Tensor], inputs: torch.Tensor,
+                         labels: torch.Tensor, optimizer: torch.optim.Optimizer, decay: float) -> list[float]:
+    """One batch of deep supervision with the EMA: N_sup steps, each a loss (stablemax CE +
+    0.5 x halting BCE, trm_lib.losses.trm_loss), an optimizer step and an EMA update of
+    `shadow` (name -> tensor, changed in place); the carry detached. Returns the step losses."""
+    y = z = None
+    losses = []
+    for _ in range(model.cfg.n_sup):
+        out = model(inputs, y, z)
+        loss = trm_loss(out.logits, labels, out.q_halt).total
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        with torch.no_grad():
+            for name, w in model.named_parameters():
+                shadow[name] = decay * shadow[name] + (1 - decay) * w.detach()
+        y, z = out.y.detach(), out.z.detach()
+        losses.append(loss.item())
+    return losses
+
+
+def _train_step_problem(mine: Any, expected: list[float], shadow_m: dict, shadow_r: dict,
+                        model_m: torch.nn.Module, model_r: torch.nn.Module) -> str | None:
+    n = len(expected)
+    if not isinstance(mine, (list, tuple)) or len(mine) != n:
+        return f"return the list of the {n} step losses (one per supervision step, as floats)"
+    for s, (a, b) in enumerate(zip(mine, expected)):
+        if abs(float(a) - b) > 1e-4 * (1 + abs(b)):
+            hint = ("the loss is stablemax_cross_entropy(out.logits, labels).mean() + "
+                    "0.5 * halt_loss(out.logits, labels, out.q_halt)" if s == 0 else
+                    "the step before left other weights or another carry: after every supervision step "
+                    "optimizer.step() then optimizer.zero_grad(), and carry out.y.detach(), out.z.detach()")
+            return f"the loss of step {s + 1} is {float(a):.5g}, expected {b:.5g}: {hint}"
+    for (name, wm), wr in zip(model_m.named_parameters(), model_r.parameters()):
+        problem = compare(wm, wr, 1e-5, 1e-3, what=f"weight {name} after the batch")
+        if problem:
+            return problem + " (one optimizer step after every supervision step, then zero_grad)"
+    for name in shadow_r:
+        problem = compare(shadow_m.get(name, torch.zeros(0)), shadow_r[name], 1e-5, 1e-3,
+                          what=f"EMA shadow of {name}")
+        if problem:
+            return problem + (" (after every optimizer step: shadow[name] = ema_update(shadow[name], "
+                              "w.detach(), decay), for every named parameter)")
+    return None
+
+
+def check_train_step(fn: Callable) -> Callable:
+    """train_step(model, shadow, inputs, labels, optimizer, decay) -> losses, against
+    reference_train_step: every step's loss, the weights after the batch, and the EMA shadow."""
+    name = "train_step"
+    model = _library_model(_tiny_config())
+    g = torch.Generator().manual_seed(4)
+    inputs, labels = torch.randint(1, 5, (4, 9), generator=g), torch.randint(1, 5, (4, 9), generator=g)
+    model_m, model_r = copy.deepcopy(model), copy.deepcopy(model)
+    shadow_m = {k: w.detach().clone() for k, w in model_m.named_parameters()}
+    shadow_r = {k: w.detach().clone() for k, w in model_r.named_parameters()}
+    opt_m, opt_r = (torch.optim.SGD(m.parameters(), lr=0.5) for m in (model_m, model_r))
+    try:
+        mine = fn(model_m, shadow_m, inputs, labels, opt_m, 0.8)
+    except NotImplementedError:
+        return verdict(not_attempted(name), fn, reference_train_step)
+    except Exception as err:
+        return verdict(_raised(name, err), fn, reference_train_step)
+    expected = reference_train_step(model_r, shadow_r, inputs, labels, opt_r, 0.8)
+    problem = _train_step_problem(mine, expected, shadow_m, shadow_r, model_m, model_r)
+    if problem:
+        return verdict(failed(name, problem), fn, reference_train_step)
+    return verdict(CheckResult(True, True, f"✓ {name} matches the reference on a tiny TRM: every step's loss, "
+                                           "the weights after the batch and the EMA shadow"), fn, reference_train_step)
