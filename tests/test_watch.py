@@ -125,6 +125,21 @@ def test_the_step_viewer_draws_the_step_the_slider_points_at(model_and_cfg):
     assert viewer.step == 3 and "image/png" in viewer.out.outputs[0]["data"]
 
 
+def test_halted_at_is_the_first_step_with_halting_probability_above_one_half():
+    question = torch.tensor([1] * 16)
+    good = torch.tensor([2, 3, 4, 5, 4, 5, 2, 3, 3, 2, 5, 4, 5, 4, 3, 2])
+    trace = Trace("sudoku", question, good.expand(4, -1), torch.tensor([0.2, 0.7, 0.4, 0.9]))
+    assert trace.halted_at() == 2
+    assert Trace("sudoku", question, good.expand(2, -1), torch.tensor([0.5, 0.1])).halted_at() is None
+
+
+def test_the_solver_box_says_where_the_model_halts(model_and_cfg):
+    model, cfg = model_and_cfg
+    box = PuzzleSolver(model, cfg, n_steps=3)
+    box.solve(PUZZLE)  # an untrained model: q_halt starts far below 0
+    assert box.status.endswith("The model never halts (halting probability at most 0.5).")
+
+
 def test_the_solver_box_shows_bad_input_as_a_message_not_a_traceback(model_and_cfg):
     model, cfg = model_and_cfg
     box = PuzzleSolver(model, cfg, n_steps=3)

@@ -81,6 +81,12 @@ class Trace:
             first = step
         return first
 
+    def halted_at(self) -> int | None:
+        """The first step whose halting probability is above 0.5 (q_halt > 0): where ACT at
+        inference would stop; None if the model never halts."""
+        above = (self.halt_prob > 0.5).nonzero()
+        return int(above[0]) + 1 if len(above) else None
+
     def wrong(self, step: int) -> torch.Tensor | None:
         """(S,) bool: cells that differ from the label (none when the answer is valid anyway);
         None when there is no label to compare with."""

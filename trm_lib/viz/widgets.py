@@ -102,6 +102,7 @@ class PuzzleSolver:
         what = "a valid shortest path" if self.cfg.task == "maze" else "a valid solution"
         self.status = (f"Solved at step {done} of {trace.n_steps}: {what} from there on." if done
                        else f"Not {what} after {trace.n_steps} steps. Step through to see where it goes wrong.")
+        self.status += " " + _halt_note(trace)
         self.message.value = f"<b>{html.escape(self.status)}</b>"
         self.viewer.widget.layout.display = None
         self.viewer.set_trace(trace)
@@ -115,3 +116,12 @@ class PuzzleSolver:
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
+
+
+def _halt_note(trace: Trace) -> str:
+    """Where halting at inference would stop, and whether its answer there is right."""
+    h = trace.halted_at()
+    if h is None:
+        return "The model never halts (halting probability at most 0.5)."
+    return (f"The model halts at step {h} (halting probability above 0.5), "
+            f"with {'a right' if trace.solved(h) else 'a wrong'} answer there.")
