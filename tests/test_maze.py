@@ -103,8 +103,9 @@ def test_perfect_maze_has_exactly_one_path_longer_than_the_minimum():
         assert (maze[::2, ::2] != mz.WALL).all()  # every room is open
 
 
-def test_perfect_maze_is_a_spanning_tree_of_its_rooms():
-    walls = mz.spanning_tree_walls(11, np.random.default_rng(3))
+@pytest.mark.parametrize("construction", sorted(mz.CONSTRUCTIONS))
+def test_perfect_maze_is_a_spanning_tree_of_its_rooms(construction):
+    walls = mz.CONSTRUCTIONS[construction](11, np.random.default_rng(3))
     open_cells = int((~walls).sum())
     rooms = 6 * 6
     assert open_cells == rooms + (rooms - 1)  # a tree on 36 rooms has 35 doors
@@ -118,3 +119,19 @@ def test_perfect_maze_needs_an_odd_size_and_is_reproducible():
     a = mz.generate_perfect_maze(9, 13, np.random.default_rng(7))
     b = mz.generate_perfect_maze(9, 13, np.random.default_rng(7))
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_the_backtracker_draws_other_mazes_than_kruskal_with_longer_corridors():
+    rng = np.random.default_rng(0)
+    dead_ends = {}
+    for construction, make in mz.CONSTRUCTIONS.items():
+        ends = 0
+        for _ in range(20):
+            open_ = ~make(11, rng)
+            padded = np.pad(open_, 1)
+            degree = padded[:-2, 1:-1].astype(int) + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]
+            ends += int((open_ & (degree == 1)).sum())
+        dead_ends[construction] = ends
+    assert dead_ends["backtracker"] < 0.6 * dead_ends["kruskal"]  # fewer branches, so fewer dead ends
+    maze, label, length = mz.generate_perfect_maze(11, 20, rng, construction="backtracker")
+    assert length > 20 and mz.is_valid_shortest_path(maze, label)

@@ -1,7 +1,7 @@
 """`python -m trm_lib data ...`: generate puzzle sets and check puzzle files (the code: `trm_lib.data.generate`).
 
   data sudoku --size N --count K --seed S --out FILE [--hard] [--exclude TRAIN_FILE]
-  data maze   --size N [--perfect] [--min-path L] --count K --seed S --out FILE [--exclude TRAIN_FILE]
+  data maze   --size N [--perfect [--construction C]] [--min-path L] --count K --seed S --out FILE [--exclude TRAIN_FILE]
   data check  FILE [FILE ...]
 
 `--exclude` skips any puzzle equivalent (under the augmentations) to one in the given files,
@@ -35,6 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     m.add_argument("--size", type=int, required=True)
     m.add_argument("--perfect", action="store_true",
                    help="a spanning tree of rooms (odd size): exactly one path from S to G")
+    m.add_argument("--construction", choices=["kruskal", "backtracker"], default="kruskal",
+                   help="with --perfect: how the spanning tree is drawn (default kruskal; backtracker "
+                        "makes long corridors with few branches)")
     m.add_argument("--min-path", type=int, default=None,
                    help="keep mazes whose shortest path is longer (default floor(110*N/30); "
                         "N + N//2 with --perfect)")
@@ -104,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
                                min_clues=args.min_clues)
         else:
             rows = maze_rows(args.size, args.count, args.seed, index, bar, perfect=args.perfect,
-                             min_path=args.min_path)
+                             min_path=args.min_path, construction=args.construction)
         written = write_rows(args.out, rows)
     seconds = time.time() - start
     print(f"wrote {written} puzzles to {args.out} in {seconds:.1f} s ({written / seconds:.1f}/s)")

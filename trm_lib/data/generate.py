@@ -82,14 +82,20 @@ def sudoku_rows(size: int, count: int, seed: int, index: EquivalenceIndex, bar: 
 
 
 def maze_rows(size: int, count: int, seed: int, index: EquivalenceIndex, bar: tqdm, perfect: bool = False,
-              min_path: int | None = None) -> Iterator[tuple]:
+              min_path: int | None = None, construction: str = "kruskal") -> Iterator[tuple]:
     """`count` CSV rows (source, maze, path, length) of distinct mazes whose shortest path is
-    longer than `min_path` (default: the task's); `perfect` mazes have exactly one path."""
+    longer than `min_path` (default: the task's); `perfect` mazes have exactly one path, built
+    by `construction` (maze.CONSTRUCTIONS)."""
     rng = np.random.default_rng(seed)
     default = mz.perfect_min_path if perfect else mz.default_min_path
     min_path = default(size) if min_path is None else min_path
-    generate = mz.generate_perfect_maze if perfect else mz.generate_maze
-    name = f"gen-maze{size}{'perfect' if perfect else ''}-seed{seed}"
+    if perfect:
+        def generate(n, shortest, r):
+            return mz.generate_perfect_maze(n, shortest, r, construction=construction)
+    else:
+        generate = mz.generate_maze
+    kind = ("perfect" if construction == "kruskal" else f"perfect-{construction}") if perfect else ""
+    name = f"gen-maze{size}{kind}-seed{seed}"
     made = 0
     while made < count:
         maze, label, length = generate(size, min_path, rng)

@@ -182,8 +182,39 @@ def spanning_tree_walls(size: int, rng: np.random.Generator) -> np.ndarray:
     return walls
 
 
+def backtracker_walls(size: int, rng: np.random.Generator) -> np.ndarray:
+    """(N, N) bool walls of a perfect maze by another construction, the recursive backtracker:
+    a random walk from a random room that opens a door to an unvisited neighbour while it has
+    one and steps back when it has none. It makes long corridors with few branches, where
+    Kruskal's mazes branch often: a test of a model trained on the other kind."""
+    if size % 2 == 0:
+        raise ValueError(f"a perfect maze needs an odd size (rooms on even rows and columns), got {size}")
+    k = (size + 1) // 2
+    walls = np.ones((size, size), dtype=bool)
+    walls[::2, ::2] = False
+    seen = np.zeros((k, k), dtype=bool)
+    first = (int(rng.integers(k)), int(rng.integers(k)))
+    seen[first] = True
+    stack = [first]
+    while stack:
+        r, c = stack[-1]
+        options = [(r + dr, c + dc) for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))
+                   if 0 <= r + dr < k and 0 <= c + dc < k and not seen[r + dr, c + dc]]
+        if not options:
+            stack.pop()
+            continue
+        nr, nc = options[int(rng.integers(len(options)))]
+        walls[r + nr, c + nc] = False  # the door between room (r, c) and room (nr, nc)
+        seen[nr, nc] = True
+        stack.append((nr, nc))
+    return walls
+
+
+CONSTRUCTIONS = {"kruskal": spanning_tree_walls, "backtracker": backtracker_walls}
+
+
 def generate_perfect_maze(
-    size: int, min_path: int, rng: np.random.Generator, max_tries: int = 1000
+    size: int, min_path: int, rng: np.random.Generator, max_tries: int = 1000, construction: str = "kruskal"
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """One perfect N x N maze (N odd) whose S-G path is longer than `min_path` moves.
 
@@ -192,7 +223,7 @@ def generate_perfect_maze(
     Returns (maze (N, N), label (N, N), path length in moves).
     """
     for _ in range(max_tries):
-        walls = spanning_tree_walls(size, rng).reshape(-1)
+        walls = CONSTRUCTIONS[construction](size, rng).reshape(-1)
         cells = np.arange(size * size)
         rooms = cells[(cells // size % 2 == 0) & (cells % size % 2 == 0)]
         start = int(rng.choice(rooms))
