@@ -22,7 +22,7 @@ def test_stablemax_loss_and_gradient_stay_finite_for_huge_logits():
     out = trm_loss(logits, labels, torch.zeros(1))
     out.total.backward()
     assert torch.isfinite(out.total) and torch.isfinite(logits.grad).all()
-    assert out.lm > 5  # confidently wrong costs a lot, but finitely
+    assert out.cell_loss > 5  # confidently wrong costs a lot, but finitely
 
 
 def test_cell_loss_is_a_per_sample_mean_then_a_batch_mean():
@@ -30,7 +30,7 @@ def test_cell_loss_is_a_per_sample_mean_then_a_batch_mean():
     labels = torch.tensor([[0, 1, 2, 0], [0, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX]])
     out = trm_loss(logits, labels, torch.zeros(2), kind="softmax")
     # uniform predictions cost log 3 per counted cell, whatever the number of cells
-    torch.testing.assert_close(out.lm, torch.log(torch.tensor(3.0)))
+    torch.testing.assert_close(out.cell_loss, torch.log(torch.tensor(3.0)))
 
 
 def test_halt_target_is_whole_grid_exact_match_not_cell_accuracy():
@@ -42,7 +42,7 @@ def test_halt_target_is_whole_grid_exact_match_not_cell_accuracy():
     out = trm_loss(logits, labels, q, halt_weight=0.5)
     expected = torch.nn.functional.binary_cross_entropy_with_logits(q, torch.tensor([1.0, 0.0]))
     torch.testing.assert_close(out.halt, expected)
-    torch.testing.assert_close(out.total, out.lm + 0.5 * expected)
+    torch.testing.assert_close(out.total, out.cell_loss + 0.5 * expected)
     torch.testing.assert_close(out.cell_correct, torch.tensor([1.0, 0.75]))
 
 

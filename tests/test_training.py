@@ -171,3 +171,23 @@ def test_time_left_after_a_resume_counts_only_this_calls_steps_and_minutes():
     # the same with --minutes 2: the run stops after 120 s of this call, 100 s from now
     assert time_left(1100, 2000, 100, 20.0, minutes=2) == pytest.approx(100.0)
     assert time_left(1000, 2000, 0, 0.0) is None
+
+
+def test_a_log_window_averages_per_iteration_and_over_the_puzzles_that_halted():
+    from types import SimpleNamespace
+
+    from trm_lib.train_state import MetricsWindow
+
+    window = MetricsWindow(torch.device("cpu"))
+
+    def add(total, halted, exact, cell, steps):  # the fields of LossOutput and Carry the window reads
+        loss = SimpleNamespace(total=torch.tensor(total), exact=torch.tensor(exact), cell_correct=torch.tensor(cell))
+        window.add(loss, SimpleNamespace(halted=torch.tensor(halted), steps=torch.tensor(steps)))
+
+    add(2.0, [True, False], [True, True], [1.0, 0.5], [3, 1])
+    add(4.0, [True, True], [False, True], [0.5, 1.0], [2, 4])
+    record = window.record(step=2, seconds=1.234, lr=0.1)
+    assert record == {"step": 2, "time_s": 1.23, "lr": 0.1, "loss": 3.0, "halted_per_step": 1.5,
+                      "train_exact": 2 / 3, "train_cell": 2.5 / 3, "train_steps": 3.0}
+    add(1.0, [False, False], [True, True], [1.0, 1.0], [1, 1])
+    assert window.steps == 1 and "train_exact" not in window.record(3, 2.0, 0.1)  # no puzzle halted

@@ -71,7 +71,7 @@ def cell_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 @dataclass
 class LossOutput:
     total: torch.Tensor  # scalar, what backward() is called on
-    lm: torch.Tensor  # scalar, the cell cross-entropy part
+    cell_loss: torch.Tensor  # scalar, the cell cross-entropy part
     halt: torch.Tensor  # scalar, the halting BCE part (unweighted)
     exact: torch.Tensor  # (B,) bool, whole-grid exact match (also the halt target)
     cell_correct: torch.Tensor  # (B,) float, fraction of target cells right
@@ -84,9 +84,9 @@ def trm_loss(logits: torch.Tensor, labels: torch.Tensor, q_halt: torch.Tensor,
         raise ValueError(f"logits {tuple(logits.shape)} do not match labels {tuple(labels.shape)}")
     n_cells = (labels != IGNORE_INDEX).sum(-1).clamp(min=1)  # (B,)
     per_sample = cell_cross_entropy(logits, labels, kind).sum(-1) / n_cells  # (B,)
-    lm = per_sample.mean()
+    cell_loss = per_sample.mean()
     with torch.no_grad():
         exact = exact_match(logits, labels)
         cell_correct = cell_accuracy(logits, labels)
     halt = F.binary_cross_entropy_with_logits(q_halt.float(), exact.float())
-    return LossOutput(lm + halt_weight * halt, lm, halt, exact, cell_correct)
+    return LossOutput(cell_loss + halt_weight * halt, cell_loss, halt, exact, cell_correct)

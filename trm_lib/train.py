@@ -45,7 +45,7 @@ from trm_lib.optim import build_optimizer, set_learning_rate
 from trm_lib.data.puzzles import PuzzleSet
 from trm_lib.run_folder import RunFolderLock, append_record, move_aside, read_history
 from trm_lib import train_state
-from trm_lib.train_state import StopSignals, TrainingInterrupted
+from trm_lib.train_state import MetricsWindow, StopSignals, TrainingInterrupted
 
 
 @dataclass
@@ -144,20 +144,7 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
     step, history, saved_state = 0, [], None
     ckpt = out / "last.pt" if out else None
     if resume and ckpt is not None and ckpt.exists():
-        state = read_checkpoint(ckpt)
-        if state.get("optimizer") is None or not (state.get("train_state") or "data_rng" in state["metrics"]):
-            raise ValueError(f"{ckpt} holds weights only (no optimizer state or data generator), like a "
-                             f"shipped model: training cannot resume from it; use --fresh or another --out")
-        check_config_matches(config_of(state, ckpt), cfg, ckpt)
-        load_weights(model, state["model"], ckpt)
-        optimizer.load_state_dict(state["optimizer"])
-        if ema is not None and state["ema"]:
-            ema.load_state_dict(state["ema"])
-        saved_state = state.get("train_state") or {
-            "data_rng": torch.tensor(state["metrics"]["data_rng"], dtype=torch.uint8),  # older checkpoints
-            "torch_rng": torch.get_rng_state(), "sums": torch.zeros(5), "n_since": 0}
-        step = state["step"]
-        history = read_history(out / "metrics.jsonl", step)
+        step, history, saved_state = _resume(ckpt, cfg, model, optimizer, ema)
         if progress and rank == 0:
             print(f"resuming from {ckpt} at step {step} (--fresh or a new folder starts over)")
     maybe_compile(model, t.compile)  # TRM.compile: every network
@@ -177,10 +164,9 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
 
     slots = torch.zeros(local.stop - local.start, m.seq_len, dtype=torch.long, device=device)
     carry = initial_carry(model, slots, slots)  # every slot starts halted: the first step fills them
-    sums = torch.zeros(5, device=device)  # loss, halted, halted exact, halted cells, halted steps
-    n_since = 0
+    window = MetricsWindow(device)
     if saved_state is not None:
-        carry, n_since = train_state.restore(saved_state, data_gen, carry, sums, device)
+        carry = train_state.restore(saved_state, data_gen, carry, window, device)
     start = time.monotonic()
     elapsed_before = history[-1]["time_s"] if history else 0.0
     # tqdm's own estimate runs to max_steps; ours stops at --minutes too, and counts the rate of
@@ -204,23 +190,23 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
     def save(keep: bool = False) -> None:
         nonlocal saved_step
         if ckpt is not None and rank == 0:
-            state = train_state.capture(carry if world == 1 else None, data_gen, sums, n_since, device)
+            state = train_state.capture(carry if world == 1 else None, data_gen, window, device)
             save_checkpoint(ckpt, cfg, model, step, {"last": history[-1] if history else {}}, ema, optimizer,
                             train_state=state)
             if keep:  # one per evaluation, as the official keeps (checkpoint_every_eval)
                 shutil.copyfile(ckpt, out / f"step_{step}.pt")
         saved_step = step
 
-    def check_finite(loss_sum: float) -> None:
+    def check_finite(loss: float) -> None:
         nonlocal diverged, checked_step
-        if math.isfinite(loss_sum):
+        if math.isfinite(loss):
             checked_step = step
         else:
             diverged = True
             kept = f"the last good checkpoint (step {saved_step}) is kept in {ckpt}" if ckpt and saved_step \
                 else "no checkpoint was written"
             raise TrainingDiverged(
-                f"training stopped: the loss became {loss_sum} between steps {checked_step + 1} and {step}; "
+                f"training stopped: the loss became {loss} between steps {checked_step + 1} and {step}; "
                 f"{kept}. Try a lower train.lr (now {t.lr}) or more train.warmup_steps")
 
     stop = StopSignals()
@@ -240,11 +226,7 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
                 ema.update(model)
             step += 1
             bar.update(1)
-            with torch.no_grad():  # accumulated on the device: no synchronisation per step
-                h = carry.halted.float()
-                sums += torch.stack([loss.total.detach().float(), h.sum(), (loss.exact.float() * h).sum(),
-                                     (loss.cell_correct * h).sum(), (carry.steps.float() * h).sum()])
-            n_since += 1
+            window.add(loss, carry)
             seconds = time.monotonic() - start + elapsed_before
             time_up = minutes is not None and time.monotonic() - start >= 60 * minutes
             time_up = time_up or stop.requested is not None
@@ -258,23 +240,18 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
                 time_up = bool(flag.item())
             last = step >= t.max_steps or time_up
             if step % log_every == 0 or last:
-                s = sums.tolist()
-                check_finite(s[0])
-                record = {"step": step, "time_s": round(seconds, 2), "lr": lr, "loss": s[0] / n_since,
-                          "halted_per_step": s[1] / n_since}
-                if s[1] > 0:  # accuracy of the puzzles that finished (halted) in this window
-                    record.update(train_exact=s[2] / s[1], train_cell=s[3] / s[1], train_steps=s[4] / s[1])
+                record = window.record(step, seconds, lr)
+                check_finite(record["loss"])
+                if "train_exact" in record:
                     shown.update(loss=f"{record['loss']:.3f}", train_exact=f"{record['train_exact']:.1%}",
                                  train_cell=f"{record['train_cell']:.1%}")
                     bar.set_postfix(shown)
-                sums.zero_()
-                n_since = 0
                 log(record)
             due = step % t.eval_every == 0 or last
             if seconds - elapsed_before >= next_eval:
                 due, next_eval = True, next_eval + eval_period
-            if n_since and due:
-                check_finite(sums[0].item())  # steps since the last record: no NaN goes into a checkpoint
+            if window.steps and due:
+                check_finite(window.loss_sum())  # steps since the last record: no NaN goes into a checkpoint
             if eval_set is not None and rank == 0 and due:
                 bar.set_description_str(f"{cfg.name} (evaluating {len(eval_set)} test puzzles)")
                 result = _evaluate_ema(model, ema, eval_set, device, progress)
@@ -296,6 +273,23 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
         ema.copy_to(model)
     model.eval()
     return TrainResult(model, step, time.monotonic() - start + elapsed_before, history, ckpt)
+
+
+def _resume(ckpt: Path, cfg: Config, model: TRM, optimizer, ema: EMA | None) -> tuple[int, list[dict], dict]:
+    """Load a run's checkpoint into the model, optimizer and EMA; (step, history, train state)."""
+    state = read_checkpoint(ckpt)
+    if state.get("optimizer") is None or not (state.get("train_state") or "data_rng" in state["metrics"]):
+        raise ValueError(f"{ckpt} holds weights only (no optimizer state or data generator), like a "
+                         f"shipped model: training cannot resume from it; use --fresh or another --out")
+    check_config_matches(config_of(state, ckpt), cfg, ckpt)
+    load_weights(model, state["model"], ckpt)
+    optimizer.load_state_dict(state["optimizer"])
+    if ema is not None and state["ema"]:
+        ema.load_state_dict(state["ema"])
+    saved_state = state.get("train_state") or {
+        "data_rng": torch.tensor(state["metrics"]["data_rng"], dtype=torch.uint8),  # older checkpoints
+        "torch_rng": torch.get_rng_state(), "sums": torch.zeros(5), "n_since": 0}
+    return state["step"], read_history(ckpt.parent / "metrics.jsonl", state["step"]), saved_state
 
 
 def time_left(step: int, max_steps: int, steps_here: int, seconds_here: float,

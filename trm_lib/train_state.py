@@ -21,8 +21,41 @@ from pathlib import Path
 import torch
 
 from trm_lib.act import Carry
+from trm_lib.losses import LossOutput
 
 _CARRY_FIELDS = ("y", "z", "steps", "halted", "inputs", "labels", "puzzle_ids")
+
+
+class MetricsWindow:
+    """The sums of one log window, kept on the device (no synchronisation per step): the
+    loss, and over the puzzles that halted, how many, how many exact, their cell accuracy
+    and their supervision steps. `steps` counts the iterations in the window."""
+
+    def __init__(self, device: torch.device):
+        self.sums = torch.zeros(5, device=device)  # loss, halted, halted exact, halted cells, halted steps
+        self.steps = 0
+
+    def add(self, loss: LossOutput, carry: Carry) -> None:
+        with torch.no_grad():
+            h = carry.halted.float()
+            self.sums += torch.stack([loss.total.detach().float(), h.sum(), (loss.exact.float() * h).sum(),
+                                      (loss.cell_correct * h).sum(), (carry.steps.float() * h).sum()])
+        self.steps += 1
+
+    def loss_sum(self) -> float:
+        return self.sums[0].item()
+
+    def record(self, step: int, seconds: float, lr: float) -> dict:
+        """The window's record of the metrics log (means per iteration, and over the puzzles
+        that halted); the window starts afresh."""
+        loss, halted, exact, cell, steps = self.sums.tolist()
+        record = {"step": step, "time_s": round(seconds, 2), "lr": lr, "loss": loss / self.steps,
+                  "halted_per_step": halted / self.steps}
+        if halted > 0:  # accuracy of the puzzles that finished (halted) in this window
+            record.update(train_exact=exact / halted, train_cell=cell / halted, train_steps=steps / halted)
+        self.sums.zero_()
+        self.steps = 0
+        return record
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -65,12 +98,11 @@ class StopSignals:
             signal.signal(sig, handler)
 
 
-def capture(carry: Carry | None, data_gen: torch.Generator, sums: torch.Tensor, n_since: int,
-            device: torch.device) -> dict:
+def capture(carry: Carry | None, data_gen: torch.Generator, window: MetricsWindow, device: torch.device) -> dict:
     """The run's state beside the weights, as CPU tensors that `weights_only` loading accepts.
     `carry` is None where it is not the whole batch (several processes)."""
     state = {"data_rng": data_gen.get_state(), "torch_rng": torch.get_rng_state(),
-             "sums": sums.detach().cpu(), "n_since": int(n_since)}
+             "sums": window.sums.detach().cpu(), "n_since": window.steps}
     if carry is not None:
         state["carry"] = {name: getattr(carry, name).detach().cpu() for name in _CARRY_FIELDS}
     if device.type == "cuda":
@@ -78,9 +110,9 @@ def capture(carry: Carry | None, data_gen: torch.Generator, sums: torch.Tensor, 
     return state
 
 
-def restore(state: dict, data_gen: torch.Generator, carry: Carry, sums: torch.Tensor,
-            device: torch.device) -> tuple[Carry, int]:
-    """Put a captured state back; returns the carry and the window's step count.
+def restore(state: dict, data_gen: torch.Generator, carry: Carry, window: MetricsWindow,
+            device: torch.device) -> Carry:
+    """Put a captured state back (the log window too); returns the carry.
 
     The carry comes back only where its shape fits this run's slots (a run that now uses
     another number of processes starts its slots afresh)."""
@@ -91,5 +123,6 @@ def restore(state: dict, data_gen: torch.Generator, carry: Carry, sums: torch.Te
     saved = state.get("carry")
     if saved is not None and saved["inputs"].shape == carry.inputs.shape and saved["y"].shape == carry.y.shape:
         carry = Carry(**{name: saved[name].to(device) for name in _CARRY_FIELDS})
-    sums.copy_(state["sums"].to(device))
-    return carry, int(state["n_since"])
+    window.sums.copy_(state["sums"].to(device))
+    window.steps = int(state["n_since"])
+    return carry

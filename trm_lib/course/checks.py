@@ -59,6 +59,22 @@ def _where_raised(err: BaseException) -> str:
     return f" (line {frames[-1].lineno}: `{(frames[-1].line or '').strip()}`)" if frames else ""
 
 
+def run_cases(fn: Callable, reference: Callable, cases: list[tuple[str, tuple]], name: str,
+              same: Callable[[Any, Any], str | None]) -> CheckResult:
+    """Call `fn` and `reference` on each (description, args); `same(a, b)` returns None or a difference."""
+    for label, args in cases:
+        try:
+            mine = fn(*args)
+        except NotImplementedError:
+            return not_attempted(name)
+        except Exception as err:
+            return raised(name, err, on=label)
+        problem = same(mine, reference(*args))
+        if problem is not None:
+            return failed(name, f"on {label}, {problem}")
+    return CheckResult(True, True, f"✓ {name} matches the reference on {len(cases)} cases")
+
+
 def _as_tuple(out: Any) -> tuple:
     return out if isinstance(out, tuple) else (out,)
 

@@ -14,7 +14,8 @@ from trm_lib.course.exercises.lesson02 import reference_latent_recursion, refere
 from trm_lib.course.exercises.lesson03 import check_deep_supervision, reference_one_step_gradient, check_one_step_gradient
 from trm_lib.course.exercises.lesson04 import reference_halt_loss, check_halt_loss, check_refill
 from trm_lib.course.exercises.lesson05 import reference_stablemax_cross_entropy, check_stablemax_cross_entropy, reference_ema_update, check_ema_update
-from trm_lib.course.exercises.lesson06_07 import check_changes_per_step, check_configure, check_is_shortest_path
+from trm_lib.course.exercises.lesson06 import check_changes_per_step, check_configure
+from trm_lib.course.exercises.lesson07 import check_is_shortest_path
 from trm_lib.course.exercises.lesson08 import reference_exact_per_step, check_exact_per_step, check_fit_probe
 from trm_lib.course.exercises.lesson09 import check_my_trm, reference_train_step, check_train_step
 
