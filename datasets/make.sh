@@ -19,3 +19,7 @@ $TRM data sudoku --size 9 --min-clues 26-34 --count 10000 --seed 911 --out datas
 $TRM data sudoku --size 9 --min-clues 30 --count 1000 --seed 912 --out datasets/sudoku-9x9/test.csv.gz --exclude datasets/sudoku-9x9/train.csv.gz
 $TRM data sudoku --size 9 --min-clues 28 --count 500 --seed 928 --out datasets/sudoku-9x9/test-28.csv.gz --exclude datasets/sudoku-9x9/train.csv.gz
 $TRM data sudoku --size 9 --count 500 --seed 920 --out datasets/sudoku-9x9/test-minimal.csv.gz --exclude datasets/sudoku-9x9/train.csv.gz
+$TRM data maze --size 9 --perfect --construction backtracker --count 300 --seed 909 --out datasets/maze-9x9/test-backtracker.csv.gz --exclude datasets/maze-9x9/train.csv.gz
+$TRM data maze --size 11 --perfect --min-path 20 --count 4000 --seed 111 --out datasets/maze-11x11/train.csv.gz
+$TRM data maze --size 11 --perfect --min-path 20 --count 500 --seed 211 --out datasets/maze-11x11/test.csv.gz --exclude datasets/maze-11x11/train.csv.gz
+$TRM data maze --size 11 --perfect --construction backtracker --min-path 20 --count 300 --seed 1109 --out datasets/maze-11x11/test-backtracker.csv.gz --exclude datasets/maze-11x11/train.csv.gz
