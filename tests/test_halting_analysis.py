@@ -27,11 +27,11 @@ def test_without_halting_in_training_every_step_is_trained_whatever_q_says():
 
 
 def test_exploration_keeps_about_its_share_of_slots_past_the_first_step():
-    x = torch.randint(1, 5, (4000, 9))
+    x = torch.randint(1, 5, (1000, 9))
     model = model_whose_q_halt_is(5.0)
     model.cfg = tiny_config(n_sup=4, halt_exploration_prob=0.5)
     reach = steps_reached_in_training(model, x)
-    assert abs(reach[1] - 0.5) < 0.03  # half explore, and a minimum of 2..4 steps holds them all at step 2
+    assert abs(reach[1] - 0.5) < 0.05  # half explore, and a minimum of 2..4 steps holds them all at step 2
 
 
 def test_found_then_lost_counts_puzzles_right_earlier_and_wrong_now():
