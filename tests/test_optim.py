@@ -8,7 +8,7 @@ from tests.conftest import tiny_config
 from trm_lib.config import TrainConfig
 from trm_lib.ema import EMA
 from trm_lib.model import TRM
-from trm_lib.optim import AdamATan2, build_optimizer, set_learning_rate, warmup_factor
+from trm_lib.optim import AdamATan2, build_optimizer, lr_factor, set_learning_rate, warmup_factor
 
 
 def test_adam_atan2_matches_a_hand_computation_over_two_steps():
@@ -40,6 +40,24 @@ def test_adam_atan2_steps_are_bounded_by_lr_times_pi_over_two_even_for_huge_grad
 def test_warmup_is_linear_then_constant():
     assert [warmup_factor(s, 4) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
     assert warmup_factor(0, 0) == 1.0
+
+
+def test_lr_min_ratio_one_keeps_the_paper_schedule_warmup_then_constant():
+    assert [lr_factor(s, 4, 100) for s in (0, 3, 50, 99, 500)] == [0.25, 1.0, 1.0, 1.0, 1.0]
+
+
+def test_cosine_decay_runs_from_the_base_lr_after_warmup_to_the_min_ratio_at_max_steps():
+    f = [lr_factor(s, 10, 110, min_ratio=0.1) for s in (0, 9, 10, 60, 110, 200)]
+    assert f[:2] == [0.1, 1.0]  # the warmup ramp is unchanged
+    assert f[2] == pytest.approx(1.0) and f[3] == pytest.approx(0.55) and f[4] == pytest.approx(0.1)
+    assert f[5] == pytest.approx(0.1)  # past max_steps (a resumed run with a larger max) it stays at the floor
+    decay = [lr_factor(s, 10, 110, min_ratio=0.0) for s in range(10, 111)]
+    assert all(a >= b for a, b in zip(decay, decay[1:])) and decay[-1] == pytest.approx(0.0)
+
+
+def test_lr_min_ratio_outside_zero_to_one_is_refused():
+    with pytest.raises(ValueError, match="lr_min_ratio"):
+        TrainConfig(lr_min_ratio=1.5).validate()
 
 
 def test_schedule_scales_each_group_from_its_own_base_lr():

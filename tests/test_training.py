@@ -1,5 +1,6 @@
 """Training: checkpoints round-trip, resume continues, configs must match, 2 gloo processes = 1."""
 import json
+import math
 import os
 import socket
 
@@ -55,6 +56,16 @@ def test_training_writes_metrics_and_a_checkpoint_that_loads_with_weights_only(t
     assert all(torch.equal(p, ema.get(n, state["model"][n])) for n, p in model.named_parameters())  # EMA by default
     raw, _, _ = load_model(tmp_path / "last.pt", use_ema=False)
     assert all(torch.equal(p, state["model"][n]) for n, p in raw.named_parameters())
+
+
+def test_training_follows_the_cosine_schedule_down_to_lr_min_ratio(tmp_path):
+    data = tiny_sudoku_set()
+    cfg = tiny_cfg(lr_min_ratio=0.1, warmup_steps=1)
+    train(cfg, data, None, out_dir=tmp_path, progress=False, log_every=1, device="cpu")
+    lrs = [json.loads(line)["lr"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    base = cfg.train.lr
+    assert lrs[0] == pytest.approx(base) and lrs[-1] == pytest.approx(base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 4 / 5))))
+    assert lrs[1] == pytest.approx(base) and all(a > b for a, b in zip(lrs[1:], lrs[2:]))  # step 0 ends the warmup
 
 
 def test_minutes_limit_counts_only_this_call_so_a_resumed_run_trains_again(tmp_path, monkeypatch):

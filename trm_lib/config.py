@@ -93,6 +93,7 @@ class TrainConfig:
     puzzle_emb_weight_decay: float = 1.0
     optimizer: Literal["adam_atan2", "adamw"] = "adam_atan2"
     warmup_steps: int = 2000  # linear warmup, then constant
+    lr_min_ratio: float = 1.0  # < 1: cosine decay to lr * lr_min_ratio at max_steps (1.0: constant, the paper's)
     ema_decay: float = 0.999  # 0 disables EMA
     loss: Literal["stablemax", "softmax"] = "stablemax"
     halt_loss_weight: float = 0.5
@@ -123,6 +124,8 @@ class TrainConfig:
         for name in ("batch_size", "max_steps", "eval_every"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.lr_min_ratio <= 1.0:
+            problems.append(f"lr_min_ratio must be in [0, 1] (1 keeps the lr constant), got {self.lr_min_ratio}")
         if not 0.0 <= self.ema_decay < 1.0:
             problems.append(f"ema_decay must be in [0, 1) (0 turns EMA off), got {self.ema_decay}")
         if self.optimizer not in ("adam_atan2", "adamw"):

@@ -9,7 +9,9 @@ atan2(m, sqrt(v)): bounded, scale-invariant, and free of epsilon. Per parameter 
 
 This is the form of the reference's fused kernel. The puzzle embedding is trained, as in
 the reference, by sign-SGD with decoupled weight decay: p <- p * (1 - lr * wd) - lr * sign(g).
-Schedule: linear warmup to the base learning rate over `warmup_steps`, then constant.
+Schedule: linear warmup to the base learning rate over `warmup_steps`, then constant (the
+paper's), or, with `lr_min_ratio` < 1, a cosine from the base rate down to `lr_min_ratio` times
+it at `max_steps` (the official code's `lr_min_ratio`; its configs keep 1.0).
 """
 from __future__ import annotations
 
@@ -138,9 +140,19 @@ def warmup_factor(step: int, warmup_steps: int) -> float:
     return min(1.0, (step + 1) / warmup_steps)
 
 
-def set_learning_rate(optimizer: torch.optim.Optimizer | Optimizers, step: int, warmup_steps: int) -> float:
-    """Apply the warmup schedule to every group (each keeps its own base_lr); return the main lr."""
-    f = warmup_factor(step, warmup_steps)
+def lr_factor(step: int, warmup_steps: int, max_steps: int = 1, min_ratio: float = 1.0) -> float:
+    """Multiplier of the base lr at optimizer step `step` (0-based): the warmup ramp, then a
+    cosine from 1 to `min_ratio` over the steps left to `max_steps` (1.0: constant)."""
+    if step < warmup_steps or min_ratio == 1.0:
+        return warmup_factor(step, warmup_steps)
+    progress = min(1.0, (step - warmup_steps) / max(1, max_steps - warmup_steps))
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer | Optimizers, step: int, warmup_steps: int,
+                      max_steps: int = 1, min_ratio: float = 1.0) -> float:
+    """Apply the schedule (`lr_factor`) to every group (each keeps its own base_lr); return the main lr."""
+    f = lr_factor(step, warmup_steps, max_steps, min_ratio)
     for g in optimizer.param_groups:
         g["lr"] = g.get("base_lr", g["lr"]) * f
     return optimizer.param_groups[0]["lr"]

@@ -213,7 +213,7 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
     try:
         stop.__enter__()
         while step < t.max_steps:
-            lr = set_learning_rate(optimizer, step, t.warmup_steps)
+            lr = set_learning_rate(optimizer, step, t.warmup_steps, t.max_steps, t.lr_min_ratio)
             x, y = next_batch()
             with autocast(device):
                 carry, step_out = train_step_forward(model, carry, x, y, forward=forward,

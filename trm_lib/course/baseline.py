@@ -50,7 +50,7 @@ def fit(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
         device: torch.device | str | None = None, progress: bool = True) -> FitResult:
     """Train `model_class(cfg.model)` for `cfg.train.max_steps` steps of one supervision step each.
 
-    Uses from `cfg.train`: seed, batch_size, lr, betas, weight_decay, optimizer, warmup_steps,
+    Uses from `cfg.train`: seed, batch_size, lr, betas, weight_decay, optimizer, warmup_steps, lr_min_ratio,
     loss, augment, max_steps and eval_every (the test set's first `eval_size` puzzles are
     evaluated then, and at the end; with `progress` each evaluation prints one line). The
     same cfg and seed give the same initial weights and the same batches for every `model_class`.
@@ -70,7 +70,7 @@ def fit(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
     sums = torch.zeros(3)  # loss, cells right, grids right
     start = time.monotonic()
     for step in range(1, t.max_steps + 1):
-        set_learning_rate(optimizer, step - 1, t.warmup_steps)
+        set_learning_rate(optimizer, step - 1, t.warmup_steps, t.max_steps, t.lr_min_ratio)
         x, labels = sample_batch(train_set, t.batch_size, gen, augment=t.augment)
         with autocast(device):
             logits = model(x).logits  # (B, S, vocab), from the initial y and z
