@@ -54,7 +54,7 @@ def training_summary(metrics: list[dict], full_steps: int) -> dict | None:
 
 
 def summarise(out: Path, plan, records: list[dict], seconds: float) -> str:
-    from trm_lib.config import get_preset
+    from trm_lib.presets import get_preset
 
     env = _json(out / "env.json") or {}
     bench = {r["part"].removeprefix("bench-"): _json(out / f"{r['part']}.json") or _why_not(r)

@@ -75,7 +75,7 @@ def test_an_unknown_ablation_value_is_a_clear_error(field, value):
 
 
 def test_compiling_for_training_or_the_bench_compiles_both_networks_of_the_two_network_ablation(monkeypatch):
-    from trm_lib.config import get_preset
+    from trm_lib.presets import get_preset
     from trm_lib.experiments.bench import TrainingIteration
 
     compiled = []

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from trm_lib.act import initial_carry, train_step_forward
-from trm_lib.config import get_preset
+from trm_lib.presets import get_preset
 from trm_lib.losses import trm_loss
 from trm_lib.data.paths import dataset_files
 from trm_lib.pretrained import available, load_pretrained

@@ -1,7 +1,7 @@
 """Lesson 06's checkers: the reference passes, typical mistakes are named, a stub is 'not attempted'."""
 import torch
 
-from trm_lib.config import get_preset
+from trm_lib.presets import get_preset
 from trm_lib.course.exercises import check_changes_per_step, check_configure
 from trm_lib.viz.watch import changes_per_step
 

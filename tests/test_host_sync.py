@@ -47,7 +47,7 @@ def test_a_training_step_reads_nothing_back_from_the_device(task):
     if task == "sudoku":
         cfg, data = tiny_cfg(), tiny_sudoku_set()
     else:  # the maze path augments by a different gather
-        from trm_lib.config import get_preset
+        from trm_lib.presets import get_preset
 
         cfg = get_preset("maze-small-cpu").with_overrides(
             {"model.hidden_size": 16, "model.expansion": 1.0, "train.batch_size": 8, "model.n_sup": 2})

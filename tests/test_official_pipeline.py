@@ -14,7 +14,7 @@ from tests.test_training import tiny_cfg, tiny_sudoku_set
 from trm_lib.act import halting_decision, initial_carry, train_step_forward
 from trm_lib.data.augment import AugmentPool
 from trm_lib.cli import main
-from trm_lib.config import get_preset
+from trm_lib.presets import get_preset
 from trm_lib.ema import EMA
 from trm_lib.model import TRM
 from trm_lib.data.puzzles import load_puzzles, save_puzzles, to_grid

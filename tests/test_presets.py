@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from trm_lib.cli import main
-from trm_lib.config import PRESETS, Config, get_preset
+from trm_lib.config import Config
+from trm_lib.presets import PRESETS, get_preset
 from trm_lib.device import autocast, pick_device
 from trm_lib.losses import trm_loss
 from trm_lib.model import TRM, count_parameters

@@ -204,7 +204,7 @@ def test_tokens_of_a_grid_that_is_not_square_are_refused_by_name():
 
 
 def test_every_preset_has_the_vocabulary_of_its_task_files():
-    from trm_lib.config import PRESETS, get_preset
+    from trm_lib.presets import PRESETS, get_preset
     from trm_lib.data.puzzles import PuzzleSet
 
     for name in PRESETS:

@@ -10,7 +10,7 @@ import torch.multiprocessing as mp
 
 import trm_lib.train
 from trm_lib.checkpoint import load_model, read_checkpoint
-from trm_lib.config import get_preset
+from trm_lib.presets import get_preset
 from trm_lib.model import TRM
 from trm_lib.data.puzzles import PuzzleSet
 from trm_lib.data.sudoku import generate_puzzle

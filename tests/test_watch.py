@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tests.test_training import tiny_cfg, tiny_sudoku_set
-from trm_lib.config import get_preset
+from trm_lib.presets import get_preset
 from trm_lib.viz.live_plot import LivePlot
 from trm_lib.model import TRM
 from trm_lib.data.text import parse_puzzle

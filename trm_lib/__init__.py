@@ -18,12 +18,13 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # programs started from her
 OMP_WAIT_POLICY_AT_TORCH_LOAD = _chosen if "torch" in sys.modules else os.environ["OMP_WAIT_POLICY"]
 
 from trm_lib.act import Carry, evaluate_steps, halting_decision, initial_carry, refill, train_step_forward
-from trm_lib.config import PRESETS, Config, ModelConfig, TrainConfig, get_preset
+from trm_lib.config import Config, ModelConfig, TrainConfig
 from trm_lib.device import autocast, banner, maybe_compile, pick_device
 from trm_lib.ema import EMA
 from trm_lib.losses import exact_match, log_stablemax, stablemax_s, trm_loss
 from trm_lib.model import TRM, StepOutput, count_parameters
 from trm_lib.optim import AdamATan2, build_optimizer, set_learning_rate, warmup_factor
+from trm_lib.presets import PRESETS, get_preset
 
 __version__ = "0.1.0"
 

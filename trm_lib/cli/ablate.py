@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from trm_lib.experiments.ablations import format_table, run_ablations
-    from trm_lib.config import get_preset
+    from trm_lib.presets import get_preset
     from trm_lib.device import banner, pick_device
     from trm_lib.data.paths import dataset_files
     from trm_lib.data.puzzles import load_puzzles

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from trm_lib.cli.args import positive_int
-from trm_lib.config import PRESETS, get_preset
+from trm_lib.presets import PRESETS, get_preset
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

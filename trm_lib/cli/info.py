@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from trm_lib.config import PRESETS, get_preset
+from trm_lib.presets import PRESETS, get_preset
 from trm_lib.layers import swiglu_width
 from trm_lib.model import TRM, count_parameters
 

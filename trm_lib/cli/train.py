@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from trm_lib.cli.args import positive_int, positive_minutes
-from trm_lib.config import PRESETS, get_preset
+from trm_lib.presets import PRESETS, get_preset
 from trm_lib.device import banner, pick_device
 from trm_lib.limits import check_model_fits
 from trm_lib.data.paths import dataset_files, shown

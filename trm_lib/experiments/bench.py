@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from trm_lib.config import get_preset
+from trm_lib.presets import get_preset
 from trm_lib.limits import check_model_fits
 
 

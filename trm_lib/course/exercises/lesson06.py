@@ -5,7 +5,8 @@ import torch
 
 from trm_lib.checkpoint import _flatten
 from trm_lib.course.checks import run_cases, run_check, verdict
-from trm_lib.config import Config, get_preset
+from trm_lib.config import Config
+from trm_lib.presets import get_preset
 
 
 def _changes_inputs(g: torch.Generator) -> tuple:
