@@ -66,6 +66,22 @@ def test_one_thread_on_a_free_machine_is_fine_and_singular(monkeypatch):
     assert finding.ok and "uses 1 thread " in finding.text and "busy" not in finding.text
 
 
+def test_passive_threads_on_a_quiet_machine_are_told_spinning_is_faster_for_a_long_run(monkeypatch):
+    monkeypatch.setattr(doctor.torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(doctor.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(doctor, "wait_policy", lambda: "PASSIVE")
+    monkeypatch.setattr(doctor.os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    (finding,) = doctor.threads()
+    assert finding.ok and "OMP_WAIT_POLICY=ACTIVE" in finding.text and "10x slower" in finding.text
+    monkeypatch.setattr(doctor.os, "getloadavg", lambda: (1.0, 1.0, 1.0))  # one core taken
+    (finding,) = doctor.threads()
+    assert "ACTIVE" not in finding.text
+    monkeypatch.setattr(doctor, "wait_policy", lambda: "ACTIVE")  # already spinning, machine free
+    monkeypatch.setattr(doctor.os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    (finding,) = doctor.threads()
+    assert finding.ok and "OMP_WAIT_POLICY=ACTIVE" not in finding.text
+
+
 def test_the_command_prints_versions_device_and_lesson_times(monkeypatch, capsys):
     monkeypatch.setattr(doctor, "time_presets", lambda device, repeats=3: {
         "sudoku4-cpu": 0.05, "sudoku6-cpu": 0.1, "maze-small-cpu": 0.2})
