@@ -59,7 +59,8 @@ class Variant:
 
 # The paper's variants, translated to the CPU presets (T=2, n=2, 2 layers): "fewer recursions"
 # halves what the base has, as the paper's T=2,n=2 does to its T=3,n=6; "4 layers" halves n
-# to keep the depth, as the paper's 4-layer, n=3 model does.
+# to keep about the depth, as the paper's 4-layer, n=3 model does (layer passes per recursion:
+# 2 calls x 4 layers = 8 against 3 x 2 = 6; the paper's 16 against 14).
 VARIANTS: dict[str, Variant] = {v.name: v for v in [
     Variant("full TRM", (), 87.4, "the base config"),
     Variant("1-step gradient", ("model.gradient=one_step",), 56.5, "gradients through the last 2 net calls only"),
