@@ -71,8 +71,9 @@ PRESETS: dict[str, Callable[[], Config]] = {
         "sudoku9-cpu", "sudoku", 9, "sudoku-9x9",
         "9x9 Sudoku of moderate difficulty (about 30 givens) on a laptop CPU, MLP-t, in 30 minutes.",
         # D=64 beat D=128 within 30 minutes, and a cosine decay to 5% beat a constant lr (the
-        # search is in trm_lib/pretrained/README.md); on 2 free cores `--minutes 30` stopped the
-        # shipped run at step 2,894 of these 3,300, with the lr already at 9% of its base
+        # search is in trm_lib/pretrained/README.md); on 2 free cores `--minutes 30` stopped its
+        # run at step 2,894 of these 3,300, with the lr already at 9% of its base. The shipped
+        # model is this recipe with `train.max_steps=9000`
         _cpu_train(max_steps=3300, lr_min_ratio=0.05), n_sup=8, **_SMALL),
     # the maze presets train every supervision step (halt_in_training=False, ours): with the
     # paper's ACT a 9x9 model halted most mazes after step 1-2 in training and its answers
