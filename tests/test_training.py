@@ -58,6 +58,25 @@ def test_training_writes_metrics_and_a_checkpoint_that_loads_with_weights_only(t
     assert all(torch.equal(p, state["model"][n]) for n, p in raw.named_parameters())
 
 
+def test_eval_steps_sets_the_supervision_steps_of_the_evaluations_in_training_and_of_eval(tmp_path, capsys):
+    from trm_lib.cli import main
+    from trm_lib.data.puzzles import save_puzzles
+
+    data = tiny_sudoku_set()
+    cfg = tiny_cfg(eval_steps=6)  # the model trains with n_sup=4 and is scored after 6
+    train(cfg, data, data, out_dir=tmp_path, progress=False, device="cpu")
+    evals = [json.loads(line)["eval"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
+             if "eval" in line]
+    assert cfg.model.n_sup == 4 and [e["n_steps"] for e in evals] == [6, 6]
+    assert all(len(e["exact_per_step"]) == 6 for e in evals)
+    save_puzzles(data, tmp_path / "test.csv.gz")
+    capsys.readouterr()  # the training's own evaluation lines
+    assert main(["eval", "--checkpoint", str(tmp_path / "last.pt"), "--data", str(tmp_path / "test.csv.gz")]) == 0
+    assert "6 supervision steps" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="eval_steps must be >= 0"):
+        tiny_cfg(eval_steps=-1)
+
+
 def test_training_follows_the_cosine_schedule_down_to_lr_min_ratio(tmp_path):
     data = tiny_sudoku_set()
     cfg = tiny_cfg(lr_min_ratio=0.1, warmup_steps=1)

@@ -98,6 +98,7 @@ class TrainConfig:
     halt_loss_weight: float = 0.5
     max_steps: int = 65_000  # optimizer steps (= training iterations)
     eval_every: int = 5_000
+    eval_steps: int = 0  # supervision steps of the test evaluations (0: model.n_sup; more is test-time scaling)
     seed: int = 0
     compile: bool = False  # torch.compile the network (CUDA: worth it; CPU: try it)
     augment: bool = True
@@ -117,7 +118,7 @@ class TrainConfig:
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be > 0, got {getattr(self, name)}")
         for name in ("weight_decay", "puzzle_emb_weight_decay", "warmup_steps", "halt_loss_weight",
-                     "augment_pool"):
+                     "augment_pool", "eval_steps"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("batch_size", "max_steps", "eval_every"):

@@ -254,7 +254,7 @@ def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: P
                 check_finite(window.loss_sum())  # steps since the last record: no NaN goes into a checkpoint
             if eval_set is not None and rank == 0 and due:
                 bar.set_description_str(f"{cfg.name} (evaluating {len(eval_set)} test puzzles)")
-                result = _evaluate_ema(model, ema, eval_set, device, progress)
+                result = _evaluate_ema(model, ema, eval_set, device, t.eval_steps or None, progress)
                 bar.set_description_str(cfg.name)
                 log({"step": step, "time_s": round(seconds, 2), "eval": result.summary()})
                 bar.write(f"step {step}: test {result} [EMA weights]")
@@ -311,8 +311,8 @@ def _clock(seconds: float) -> str:
 
 
 def _evaluate_ema(model: TRM, ema: EMA | None, puzzles: PuzzleSet, device: torch.device,
-                  progress: bool = False):
+                  n_steps: int | None, progress: bool = False):
     if ema is None:
-        return evaluate(model, puzzles, device=device, progress=progress)
+        return evaluate(model, puzzles, n_steps, device=device, progress=progress)
     with ema.applied(model):
-        return evaluate(model, puzzles, device=device, progress=progress)
+        return evaluate(model, puzzles, n_steps, device=device, progress=progress)

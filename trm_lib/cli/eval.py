@@ -12,7 +12,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="a last.pt written by `train`, or a shipped one")
     p.add_argument("--data", required=True, help="puzzle CSV (ours or the original format)")
     p.add_argument("--steps", type=positive_int, default=None,
-                   help="supervision steps (default: the n_sup it was trained with; more is test-time scaling)")
+                   help="supervision steps (default: its train.eval_steps, else the n_sup it was trained "
+                        "with; more is test-time scaling)")
     p.add_argument("--halt", action="store_true",
                    help="also report the answer at the first step where the model halts (q_halt > 0), "
                         "the mean steps that uses and the compute it saves")
@@ -38,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.data} holds {puzzles.task} {puzzles.size}x{puzzles.size} puzzles, "
                          f"but the checkpoint's model ({cfg.name}) solves {cfg.task} "
                          f"{cfg.grid_size}x{cfg.grid_size}")
-    result = evaluate(model, puzzles, n_steps=args.steps, batch_size=args.batch_size, device=device,
+    steps = args.steps or cfg.train.eval_steps or None  # None: the model's n_sup
+    result = evaluate(model, puzzles, n_steps=steps, batch_size=args.batch_size, device=device,
                       progress=True)
     print(f"checkpoint {args.checkpoint} ({cfg.name}, step {state['step']}, "
           f"{'raw' if args.raw else 'EMA'} weights) on {args.data}:")
