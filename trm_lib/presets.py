@@ -72,7 +72,7 @@ PRESETS: dict[str, Callable[[], Config]] = {
         "9x9 Sudoku of moderate difficulty (about 30 givens) on a laptop CPU, MLP-t, in 30 minutes.",
         # D=64 beat D=128 within 30 minutes; a cosine decay to 5% beat a constant lr; 4 supervision
         # steps in training (more puzzles per minute) with lr 3e-3, scored after 8, beat 8 and 2e-3:
-        # 91.1% exact after `--minutes 30` on 2 free cores (the search is in
+        # 90.5-91.1% exact after `--minutes 30` on 2 free cores, two runs (the search is in
         # trm_lib/pretrained/README.md). The shipped model is the earlier recipe stretched to
         # 9,000 steps: `model.n_sup=8 train.lr=2e-3 train.puzzle_emb_lr=2e-3 train.max_steps=9000`
         _cpu_train(max_steps=4000, lr=3e-3, puzzle_emb_lr=3e-3, lr_min_ratio=0.05, eval_every=1000,
