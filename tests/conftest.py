@@ -7,7 +7,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see t
 import pytest
 import torch
 
-from trm_lib.config import ModelConfig
+from trm_lib.model import ModelConfig
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
-"""The paper's ablations as model switches: what each one changes, and that the default is TRM."""
+"""The paper's ablations as named variants of TRM: what each one changes, that the default is
+TRM, and that a config names one at a time."""
 import pytest
 import torch
 
@@ -6,10 +7,11 @@ from tests.conftest import tiny_config
 from tests.test_recursion import RecordingNet
 from trm_lib.layers import Net
 from trm_lib.model import TRM, count_parameters
+from trm_lib.variants import OneStepGradientTRM, SingleLatentTRM, TwoNetworkTRM, build_model
 
 
 def _run(cfg):
-    model = TRM(cfg)
+    model = build_model(cfg)
     model.net = RecordingNet(model.net)
     model(torch.randint(1, 5, (2, 9)))
     return model
@@ -27,7 +29,7 @@ def test_one_step_gradient_gives_the_same_forward_values_but_different_gradients
     outs, grads = [], []
     for gradient in ("last_recursion", "one_step"):
         torch.manual_seed(0)
-        model = TRM(tiny_config(T=2, n=3, gradient=gradient))
+        model = build_model(tiny_config(T=2, n=3, gradient=gradient))
         out = model(inputs)
         out.logits.square().mean().backward()
         outs.append(out.logits.detach())
@@ -38,7 +40,7 @@ def test_one_step_gradient_gives_the_same_forward_values_but_different_gradients
 
 def test_single_z_feeds_x_to_every_update_and_decodes_the_answer_from_z():
     cfg = tiny_config(T=1, n=2, latents="z_only")
-    model = TRM(cfg)
+    model = build_model(cfg)
     model.net = RecordingNet(model.net)
     x = torch.randn(2, cfg.total_len, cfg.hidden_size)
     y, z = torch.randn_like(x), torch.randn_like(x)
@@ -54,7 +56,7 @@ def test_single_z_feeds_x_to_every_update_and_decodes_the_answer_from_z():
 
 def test_separate_networks_add_one_net_used_only_for_the_answer_update():
     cfg = tiny_config(T=1, n=2)
-    one, two = TRM(cfg), TRM(tiny_config(T=1, n=2, separate_nets=True))
+    one, two = TRM(cfg), build_model(tiny_config(T=1, n=2, separate_nets=True))
     assert sum(isinstance(m, Net) for m in two.modules()) == 2
     assert count_parameters(two) == count_parameters(one) + count_parameters(one.net)
     two.net, two.net_y = RecordingNet(two.net), RecordingNet(two.net_y)
@@ -80,10 +82,27 @@ def test_compiling_for_training_or_the_bench_compiles_both_networks_of_the_two_n
 
     compiled = []
     monkeypatch.setattr(Net, "compile", lambda self, *args, **kwargs: compiled.append(self))
-    model = TRM(tiny_config(separate_nets=True))
+    model = build_model(tiny_config(separate_nets=True))
     model.compile()
     assert compiled == [model.net, model.net_y]
     compiled.clear()
     cfg = get_preset("sudoku4-cpu").with_overrides(["model.separate_nets=true", "train.compile=true"])
     step = TrainingIteration(cfg, torch.device("cpu"), batch_size=2)
     assert compiled == [step.model.net, step.model.net_y]
+
+
+@pytest.mark.parametrize("change,variant", [({"gradient": "one_step"}, OneStepGradientTRM),
+                                            ({"latents": "z_only"}, SingleLatentTRM),
+                                            ({"separate_nets": True}, TwoNetworkTRM), ({}, TRM)])
+def test_build_model_builds_the_variant_the_config_names(change, variant):
+    assert type(build_model(tiny_config(**change))) is variant
+
+
+def test_two_ablations_in_one_config_are_refused():
+    with pytest.raises(ValueError, match="one thing at a time"):
+        tiny_config(gradient="one_step", separate_nets=True)
+
+
+def test_plain_trm_refuses_an_ablation_config_instead_of_ignoring_it():
+    with pytest.raises(ValueError, match="build_model"):
+        TRM(tiny_config(latents="z_only"))

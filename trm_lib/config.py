@@ -1,12 +1,12 @@
-"""Configs as dataclasses.
+"""The run's config: how a model is trained, on which task, and `key=value` overrides.
 
-A `Config` is two small records: `ModelConfig` (what the network is) and `TrainConfig`
-(how it is trained); the named ones are in `trm_lib.presets`. `with_overrides` changes single
-fields by name (`model.n=4`, `train.lr=3e-4`), as the command line's `key=value` arguments do.
+A `Config` is two small records, the model's (`ModelConfig`, beside the model in
+`trm_lib.model`) and the training's (`TrainConfig`), with the task and grid size they serve;
+the named ones are in `trm_lib.presets`. `with_overrides` changes single fields by name
+(`model.n=4`, `train.lr=3e-4`), as the command line's `key=value` arguments do.
 
-Paper names -> ours: n (L_cycles) -> `n`, T (H_cycles) -> `T`, N_sup (halt_max_steps) ->
-`n_sup`. The paper's recipes are in ../shared/TRM_SPEC.md and in the `*-mlp` / `*-att`
-presets of `trm_lib.presets`.
+Every record checks its values when it is made. Types are checked where a config comes in
+from outside: `with_overrides` (text from a command line) and `from_dict` (a checkpoint).
 """
 from __future__ import annotations
 
@@ -15,71 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from trm_lib.data.tasks import BOX_SHAPES, TASKS, vocab_size
-
-Mixer = Literal["mlp_t", "attention"]
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    vocab_size: int  # PAD 0 plus the task's tokens (Sudoku N x N: N + 2; maze: 6)
-    seq_len: int  # puzzle cells, without the puzzle-embedding prefix (81, 900, ...)
-    hidden_size: int = 512  # D
-    num_layers: int = 2  # blocks in the one shared network `net`
-    num_heads: int = 8  # attention mixer only; head_dim = hidden_size // num_heads
-    expansion: float = 4.0  # SwiGLU width factor (before the 2/3 and the rounding)
-    mixer: Mixer = "mlp_t"  # token mixing: "mlp_t" (MLP over positions) or "attention" (+ RoPE)
-    puzzle_emb_len: int = 16  # prefix positions; the Q head reads position 0
-    num_puzzle_ids: int = 1  # one shared learned vector for Sudoku and mazes
-    T: int = 3  # recursions per supervision step (T-1 without gradients)
-    n: int = 6  # latent updates per recursion
-    n_sup: int = 16  # supervision (ACT) steps at most; evaluation always runs them all
-    halt_exploration_prob: float = 0.1
-    # ours, not the paper's: False runs every training slot for all n_sup steps (no early halt),
-    # so the steps after an answer is found get gradients too; the Q head still learns
-    halt_in_training: bool = True
-    rms_norm_eps: float = 1e-5
-    rope_theta: float = 10000.0
-    # ablations of the paper's Tables 1-2 (the defaults are TRM itself)
-    gradient: Literal["last_recursion", "one_step"] = "last_recursion"  # one_step: HRM's 1-step gradient
-    latents: Literal["y_and_z", "z_only"] = "y_and_z"  # z_only: a single latent feature, no separate y
-    separate_nets: bool = False  # True: a second network for the answer update (HRM's two levels)
-
-    @property
-    def total_len(self) -> int:
-        """Sequence length the network sees: the prefix, then the cells."""
-        return self.puzzle_emb_len + self.seq_len
-
-    def validate(self) -> None:
-        problems = _type_problems(self)
-        if problems:  # the checks below compare numbers
-            raise ValueError("invalid model config: " + "; ".join(problems))
-        if self.mixer not in ("mlp_t", "attention"):
-            problems.append(f"mixer is {self.mixer!r}, expected 'mlp_t' or 'attention'")
-        if self.mixer == "attention" and self.num_heads >= 1 and self.hidden_size % self.num_heads:
-            problems.append(
-                f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}"
-            )
-        if self.mixer == "attention" and (self.hidden_size // max(self.num_heads, 1)) % 2:
-            problems.append("head_dim must be even for RoPE")
-        if self.gradient not in ("last_recursion", "one_step"):
-            problems.append(f"gradient is {self.gradient!r}, expected 'last_recursion' or 'one_step'")
-        if self.latents not in ("y_and_z", "z_only"):
-            problems.append(f"latents is {self.latents!r}, expected 'y_and_z' or 'z_only'")
-        if self.puzzle_emb_len < 1:
-            problems.append("puzzle_emb_len must be >= 1: the Q head reads prefix position 0")
-        for name in ("vocab_size", "seq_len", "hidden_size", "num_layers", "num_heads", "num_puzzle_ids",
-                     "T", "n", "n_sup"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("expansion", "rope_theta"):
-            if getattr(self, name) <= 0:
-                problems.append(f"{name} must be > 0, got {getattr(self, name)}")
-        if self.rms_norm_eps < 0:
-            problems.append(f"rms_norm_eps must be >= 0, got {self.rms_norm_eps}")
-        if not 0.0 <= self.halt_exploration_prob <= 1.0:
-            problems.append("halt_exploration_prob must be in [0, 1]")
-        if problems:
-            raise ValueError("invalid model config: " + "; ".join(problems))
+from trm_lib.model import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -96,8 +32,8 @@ class TrainConfig:
     ema_decay: float = 0.999  # 0 disables EMA
     loss: Literal["stablemax", "softmax"] = "stablemax"
     halt_loss_weight: float = 0.5
-    max_steps: int = 65_000  # optimizer steps (= training iterations)
-    eval_every: int = 5_000
+    max_steps: int = 65_104  # optimizer steps (= training iterations): 50,000 epochs x 1,000 puzzles / 768
+    eval_every: int = 6_510  # every 5,000 epochs, as the official: 10 evaluations
     eval_steps: int = 0  # supervision steps of the test evaluations (0: model.n_sup; more is test-time scaling)
     seed: int = 0
     compile: bool = False  # torch.compile the network (CUDA: worth it; CPU: try it)
@@ -108,10 +44,12 @@ class TrainConfig:
     augment_pool: int = 0
     keep_checkpoints: bool = False  # True: also keep step_N.pt at every evaluation, as the official does
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
-        problems = _type_problems(self)
-        if problems:  # the checks below compare numbers
-            raise ValueError("invalid train config: " + "; ".join(problems))
+        problems = [f"{f.name} must be a finite number, got {getattr(self, f.name)}" for f in fields(self)
+                    if f.type == "float" and not math.isfinite(getattr(self, f.name))]
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             problems.append(f"betas must be two numbers in [0, 1), got {self.betas}")
         for name in ("lr", "puzzle_emb_lr"):
@@ -149,15 +87,17 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
+        """The task, the grid, and a model that fits them (the records checked themselves)."""
         if self.task not in TASKS:
             raise ValueError(f"task is {self.task!r}, expected 'sudoku' or 'maze'")
         if type(self.grid_size) is not int or self.grid_size < 2:
             raise ValueError(f"grid_size must be an integer >= 2, got {self.grid_size!r}")
         if self.task == "sudoku" and self.grid_size not in BOX_SHAPES:
             raise ValueError(f"a sudoku grid_size is 4, 6 or 9, got {self.grid_size}")
-        self.model.validate()
-        self.train.validate()
         cells = self.grid_size * self.grid_size
         vocab = vocab_size(self.task, self.grid_size)
         if (self.model.seq_len, self.model.vocab_size) != (cells, vocab):
@@ -168,45 +108,49 @@ class Config:
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> "Config":
-        train = dict(d.get("train", {}))
-        if "betas" in train:
-            train["betas"] = tuple(train["betas"])
-        return Config(
-            name=d["name"],
-            task=d["task"],
-            grid_size=d["grid_size"],
-            model=ModelConfig(**d["model"]),
-            train=TrainConfig(**train),
-            dataset=d.get("dataset", ""),
-            notes=d.get("notes", ""),
-        )
+        """A config saved with `to_dict` (a checkpoint's): every field's type is checked first."""
+        records = {}
+        for section, record in (("model", ModelConfig), ("train", TrainConfig)):
+            values = dict(d.get(section, {}))
+            if isinstance(values.get("betas"), list):
+                values["betas"] = tuple(values["betas"])
+            problems = _type_problems(record, values)
+            if problems:
+                raise ValueError(f"invalid {section} config: " + "; ".join(problems))
+            records[section] = record(**values)
+        return Config(name=d["name"], task=d["task"], grid_size=d["grid_size"], dataset=d.get("dataset", ""),
+                      notes=d.get("notes", ""), **records)
 
     def with_overrides(self, overrides: list[str] | dict[str, Any]) -> "Config":
         """Return a copy with fields changed: ["model.n=4", "train.lr=3e-4"] or a dict."""
         items = overrides.items() if isinstance(overrides, dict) else map(_split_override, overrides)
-        cfg = self
+        changes: dict[str, dict[str, Any]] = {"model": {}, "train": {}}
         for key, value in items:
             section, _, name = key.partition(".")
-            if section not in ("model", "train") or not name:
+            if section not in changes or not name:
                 raise ValueError(f"override {key!r}: expected model.FIELD or train.FIELD")
-            record = getattr(cfg, section)
-            known = {f.name: f for f in fields(record)}
+            record = getattr(self, section)
+            known = {f.name for f in fields(record)}
             if name not in known:
-                raise ValueError(
-                    f"override {key!r}: {section} has no field {name!r}; "
-                    f"known: {', '.join(sorted(known))}"
-                )
-            new_value = _coerce(value, getattr(record, name), key)
-            cfg = replace(cfg, **{section: replace(record, **{name: new_value})})
-        cfg.validate()
-        return cfg
+                raise ValueError(f"override {key!r}: {section} has no field {name!r}; "
+                                 f"known: {', '.join(sorted(known))}")
+            changes[section][name] = _coerce(value, getattr(record, name), key)
+            problems = _type_problems(type(record), {name: changes[section][name]})
+            if problems:
+                raise ValueError(f"override {key}: " + "; ".join(problems))
+        # all the changes of a record at once: two fields may only fit together
+        return replace(self, **{section: replace(getattr(self, section), **values)
+                                for section, values in changes.items() if values})
 
 
-def _type_problems(record: Any) -> list[str]:
-    """Fields of the wrong kind (an edited checkpoint's config), and numbers that are NaN or inf."""
+def _type_problems(record: type, values: dict[str, Any]) -> list[str]:
+    """`values` of the wrong kind for the fields of `record` (an edited checkpoint's config, a
+    Python value given as an override), and numbers that are NaN or infinite."""
     problems = []
     for f in fields(record):
-        value, kind = getattr(record, f.name), f.type
+        if f.name not in values:
+            continue
+        value, kind = values[f.name], f.type
         if kind == "int" and type(value) is not int:
             problems.append(f"{f.name} must be an integer, got {value!r}")
         elif kind == "float" and (type(value) not in (int, float) or not math.isfinite(value)):

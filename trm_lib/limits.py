@@ -6,7 +6,7 @@ import os
 
 import torch
 
-from trm_lib.config import ModelConfig
+from trm_lib.model import ModelConfig
 
 
 def min_parameters(cfg: ModelConfig) -> int:

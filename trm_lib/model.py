@@ -15,22 +15,97 @@
 Gradients flow through the n+1 net calls of the last recursion only. The carry returned
 is detached, so the next supervision step starts a fresh graph.
 
-Three switches in ModelConfig turn this into the paper's ablations: `gradient="one_step"`
-(HRM's 1-step gradient: only the last latent update and the answer update carry gradients),
-`latents="z_only"` (one feature: n+1 updates z = net(x + z), the answer read from z) and
-`separate_nets=True` (a second network for the answer update).
+This file, `layers.py` and `ModelConfig` below are the whole model: nothing here reads data
+or files. The paper's ablations (HRM's 1-step gradient, a single latent, two networks) are
+subclasses in `trm_lib.variants`; `build_model(cfg)` there picks the class a config names.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Literal
 
 import torch
 from torch import nn
 
-from trm_lib.config import ModelConfig
 from trm_lib.layers import Linear, Net, trunc_normal_
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What the network is. Paper names -> ours: n (L_cycles) -> `n`, T (H_cycles) -> `T`,
+    N_sup (halt_max_steps) -> `n_sup`. A config is checked when it is made."""
+
+    vocab_size: int  # PAD 0 plus the task's tokens (Sudoku N x N: N + 2; maze: 6)
+    seq_len: int  # puzzle cells, without the puzzle-embedding prefix (81, 900, ...)
+    hidden_size: int = 512  # D
+    num_layers: int = 2  # blocks in the one shared network `net`
+    num_heads: int = 8  # attention mixer only; head_dim = hidden_size // num_heads
+    expansion: float = 4.0  # SwiGLU width factor (before the 2/3 and the rounding)
+    mixer: Literal["mlp_t", "attention"] = "mlp_t"  # token mixing: MLP over positions, or attention + RoPE
+    puzzle_emb_len: int = 16  # prefix positions; the Q head reads position 0
+    num_puzzle_ids: int = 1  # one shared learned vector for Sudoku and mazes
+    T: int = 3  # recursions per supervision step (T-1 without gradients)
+    n: int = 6  # latent updates per recursion
+    n_sup: int = 16  # supervision (ACT) steps at most; evaluation always runs them all
+    halt_exploration_prob: float = 0.1
+    # ours, not the paper's: False runs every training slot for all n_sup steps (no early halt),
+    # so the steps after an answer is found get gradients too; the Q head still learns
+    halt_in_training: bool = True
+    rms_norm_eps: float = 1e-5
+    rope_theta: float = 10000.0
+    # the ablations of the paper's Tables 1-2, one at a time (the defaults are TRM itself)
+    gradient: Literal["last_recursion", "one_step"] = "last_recursion"  # one_step: HRM's 1-step gradient
+    latents: Literal["y_and_z", "z_only"] = "y_and_z"  # z_only: a single latent feature, no separate y
+    separate_nets: bool = False  # True: a second network for the answer update (HRM's two levels)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def total_len(self) -> int:
+        """Sequence length the network sees: the prefix, then the cells."""
+        return self.puzzle_emb_len + self.seq_len
+
+    @property
+    def ablation(self) -> str | None:
+        """The ablation this config names, or None for TRM itself."""
+        chosen = [name for name, on in (("gradient=one_step", self.gradient == "one_step"),
+                                        ("latents=z_only", self.latents == "z_only"),
+                                        ("separate_nets", self.separate_nets)) if on]
+        return chosen[0] if chosen else None
+
+    def validate(self) -> None:
+        problems = [f"{name} must be >= 1, got {getattr(self, name)}" for name in
+                    ("vocab_size", "seq_len", "hidden_size", "num_layers", "num_heads", "num_puzzle_ids",
+                     "T", "n", "n_sup") if getattr(self, name) < 1]
+        problems += [f"{name} must be a finite number, got {getattr(self, name)}" for name in
+                     ("expansion", "rope_theta", "rms_norm_eps", "halt_exploration_prob")
+                     if not math.isfinite(getattr(self, name))]
+        problems += [f"{name} must be > 0, got {getattr(self, name)}" for name in ("expansion", "rope_theta")
+                     if getattr(self, name) <= 0]
+        if self.rms_norm_eps < 0:
+            problems.append(f"rms_norm_eps must be >= 0, got {self.rms_norm_eps}")
+        if not 0.0 <= self.halt_exploration_prob <= 1.0:
+            problems.append("halt_exploration_prob must be in [0, 1]")
+        if self.mixer not in ("mlp_t", "attention"):
+            problems.append(f"mixer is {self.mixer!r}, expected 'mlp_t' or 'attention'")
+        if self.mixer == "attention" and self.num_heads >= 1 and self.hidden_size % self.num_heads:
+            problems.append(f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
+        if self.mixer == "attention" and (self.hidden_size // max(self.num_heads, 1)) % 2:
+            problems.append("head_dim must be even for RoPE")
+        if self.puzzle_emb_len < 1:
+            problems.append("puzzle_emb_len must be >= 1: the Q head reads prefix position 0")
+        if self.gradient not in ("last_recursion", "one_step"):
+            problems.append(f"gradient is {self.gradient!r}, expected 'last_recursion' or 'one_step'")
+        if self.latents not in ("y_and_z", "z_only"):
+            problems.append(f"latents is {self.latents!r}, expected 'y_and_z' or 'z_only'")
+        ablations = (self.gradient == "one_step") + (self.latents == "z_only") + bool(self.separate_nets)
+        if ablations > 1:
+            problems.append("the ablations gradient=one_step, latents=z_only and separate_nets change one thing "
+                            "at a time; choose one")
+        if problems:
+            raise ValueError("invalid model config: " + "; ".join(problems))
 
 
 @dataclass
@@ -49,7 +124,9 @@ class TRM(nn.Module):
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        cfg.validate()
+        if cfg.ablation and type(self) is TRM:
+            raise ValueError(f"this config is the {cfg.ablation} ablation: build it with "
+                             f"trm_lib.variants.build_model(cfg)")
         self.cfg = cfg
         D = cfg.hidden_size
         self.embed_scale = math.sqrt(D)
@@ -58,8 +135,6 @@ class TRM(nn.Module):
         # the learned puzzle embedding fills prefix slot 0; the other slots stay zero
         self.puzzle_emb = nn.Parameter(torch.zeros(cfg.num_puzzle_ids, D))
         self.net = build_net(cfg)
-        if cfg.separate_nets:  # ablation: HRM-style second network for the answer
-            self.net_y = build_net(cfg)
         self.head = Linear(D, cfg.vocab_size)
         self.q_head = Linear(D, 2, bias=True)  # (halt, continue)
         with torch.no_grad():  # start near "never halt" so early training is not cut short
@@ -71,8 +146,8 @@ class TRM(nn.Module):
 
     @property
     def networks(self) -> list[Net]:
-        """Every network the recursion calls: `net`, and `net_y` in the two-network ablation."""
-        return [self.net, self.net_y] if self.cfg.separate_nets else [self.net]
+        """Every network the recursion calls (the two-network ablation has two)."""
+        return [self.net]
 
     def compile(self, *args, **kwargs) -> None:
         """Compile every network in place (the recursion around them stays eager Python, and
@@ -102,23 +177,19 @@ class TRM(nn.Module):
         return self.y_init.expand(shape), self.z_init.expand(shape)
 
     # -- the recursion -------------------------------------------------------------------
-    @property
-    def answer_net(self) -> Net:
-        """The network of the answer update: `net` itself, unless the two-network ablation."""
-        return self.net_y if self.cfg.separate_nets else self.net
-
-    def latent_recursion(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor,
-                         no_grad_updates: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        """n latent updates, then one answer update, on this model's networks. All (B, L, D)."""
-        return latent_recursion(self.net, self.answer_net, x, y, z, self.cfg.n, self.cfg.latents == "z_only",
-                                no_grad_updates)
+    def latent_recursion(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """n latent updates, then one answer update. All (B, L, D)."""
+        for _ in range(self.cfg.n):
+            z = self.net(x + y + z)  # z = net(x + y + z)
+        y = self.net(y + z)  # y = net(y + z): the answer update never sees x
+        return y, z
 
     def deep_recursion(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> StepOutput:
-        """One supervision step: T-1 recursions without gradients, one with."""
-        # the 1-step-gradient ablation (HRM's): gradients through the last two updates only
-        # (the last one with a single feature), the n-1 (n) updates before them without
-        frozen = self.cfg.n - (self.cfg.latents != "z_only") if self.cfg.gradient == "one_step" else 0
-        y, z = deep_recursion(self.latent_recursion, x, y, z, self.cfg.T, no_grad_updates=frozen)
+        """One supervision step: T-1 recursions without gradients, one with; (y, z) detached."""
+        with torch.no_grad():
+            for _ in range(self.cfg.T - 1):
+                y, z = self.latent_recursion(x, y, z)
+        y, z = self.latent_recursion(x, y, z)
         logits, q = self.readout(y)
         return StepOutput(y.detach(), z.detach(), logits, q[:, 0], q[:, 1])
 
@@ -134,40 +205,6 @@ class TRM(nn.Module):
         if y is None or z is None:
             y, z = self.initial_state(inputs.shape[0])
         return self.deep_recursion(x, y, z)
-
-
-def latent_recursion(net: Callable, answer_net: Callable, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor,
-                     n: int, z_only: bool = False, no_grad_updates: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """The latent recursion on explicit networks (TRM's, or a lesson's): n updates
-    z = net(x + y + z), then y = answer_net(y + z). `z_only` (the single-feature ablation):
-    n + 1 updates z = net(x + z), and y is z. The first `no_grad_updates` of the n + 1
-    updates run without gradients (the 1-step-gradient ablation)."""
-    grad = torch.is_grad_enabled()
-
-    def update(i: int) -> torch.set_grad_enabled:
-        return torch.set_grad_enabled(grad and i >= no_grad_updates)
-
-    if z_only:  # ablation: a single feature plays both roles
-        for i in range(n + 1):
-            with update(i):
-                z = net(x + z)
-        return z, z
-    for i in range(n):
-        with update(i):
-            z = net(x + y + z)  # z = net(x + y + z)
-    with update(n):
-        y = answer_net(y + z)  # y = net(y + z): the answer update never sees x
-    return y, z
-
-
-def deep_recursion(recursion: Callable[..., tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor, y: torch.Tensor,
-                   z: torch.Tensor, T: int, no_grad_updates: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """T latent recursions (`recursion(x, y, z, no_grad_updates=...)`), the first T-1 without
-    gradients; the (y, z) returned keep the last one's graph (TRM's step detaches them)."""
-    with torch.no_grad():
-        for _ in range(T - 1):
-            y, z = recursion(x, y, z)
-    return recursion(x, y, z, no_grad_updates=no_grad_updates)
 
 
 def build_net(cfg: ModelConfig) -> Net:

@@ -6,7 +6,8 @@ import json
 
 from trm_lib.presets import PRESETS, get_preset
 from trm_lib.layers import swiglu_width
-from trm_lib.model import TRM, count_parameters
+from trm_lib.model import count_parameters
+from trm_lib.variants import build_model
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {name:20s} {cfg.notes}")
         return 0
     cfg = get_preset(args.preset).with_overrides(args.overrides)
-    model = TRM(cfg.model)
+    model = build_model(cfg.model)
     m = cfg.model
     print(f"preset {cfg.name}: {cfg.notes}")
     print(json.dumps(cfg.to_dict(), indent=2))

@@ -1,32 +1,45 @@
 """Checkers of lesson 02, latent recursion: `latent_recursion` and `deep_recursion`."""
 from __future__ import annotations
 
-import functools
+import types
 from typing import Any, Callable
 
 import torch
 
 from trm_lib.course.checks import CheckResult, failed, not_attempted, run_check, verdict
-from trm_lib.config import ModelConfig
+from trm_lib.model import ModelConfig
 from trm_lib.course.exercises.lesson01 import _with_hint
-from trm_lib.model import TRM, deep_recursion, latent_recursion
+from trm_lib.model import TRM
+from trm_lib.variants import build_model
 
 
-# The learner's functions take the network (and the head) as arguments; the references are
-# the library's own recursion functions (the ones TRM's methods call) on that same network.
+# The learner's functions take the network (and the head) as arguments; the references run
+# TRM's own recursion methods on that same network: `_OnNet` is what those methods read of
+# `self` (the network, T and n, and a readout through the given head).
+
+
+class _OnNet:
+    latent_recursion = TRM.latent_recursion
+    deep_recursion = TRM.deep_recursion
+
+    def __init__(self, net: Callable, T: int, n: int, head: Callable | None = None):
+        self.net, self.head, self.cfg = net, head, types.SimpleNamespace(T=T, n=n)
+
+    def readout(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.head(y), y.new_zeros(y.shape[0], 2)  # no Q head in the exercise
 
 
 def reference_latent_recursion(net: Callable, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor,
                                n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """trm_lib.model.latent_recursion on the network `net`, with the exercise's signature."""
-    return latent_recursion(net, net, x, y, z, n)
+    """TRM.latent_recursion on the network `net`, with the exercise's signature."""
+    return _OnNet(net, 1, n).latent_recursion(x, y, z)
 
 
 def reference_deep_recursion(net: Callable, head: Callable, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor,
                              T: int, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """trm_lib.model.deep_recursion on `net`: (y, z) detached, and head(y) with its graph."""
-    y, z = deep_recursion(functools.partial(latent_recursion, net, net, n=n), x, y, z, T)
-    return y.detach(), z.detach(), head(y)
+    """TRM.deep_recursion on `net`: (y, z) detached, and head(y) with its graph."""
+    out = _OnNet(net, T, n, head).deep_recursion(x, y, z)
+    return out.y, out.z, out.logits
 
 
 def _detach_problem(yours: Callable, name: str, T: int) -> CheckResult:
@@ -53,7 +66,7 @@ def tiny_trm(**changes: Any) -> TRM:
     base = dict(vocab_size=5, seq_len=9, hidden_size=16, expansion=2.0, puzzle_emb_len=2, T=2, n=2, n_sup=4)
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        return TRM(ModelConfig(**{**base, **changes}))
+        return build_model(ModelConfig(**{**base, **changes}))
 
 
 def _xyz(g: torch.Generator, shape: tuple = (2, 11, 16)) -> tuple:
@@ -95,7 +108,7 @@ def check_latent_recursion(fn: Callable) -> Callable:
             return y, z
 
         def z_and_y(x, y, z, n=n, net=net):
-            y, z = latent_recursion(net, net, x, y, z, n)
+            y, z = reference_latent_recursion(net, x, y, z, n)
             return z, y
 
         name = f"latent_recursion (n={n})"

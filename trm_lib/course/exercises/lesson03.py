@@ -10,6 +10,7 @@ import torch
 from trm_lib.course.checks import CheckResult, compare, failed, not_attempted, raised, run_check, verdict
 from trm_lib.course.exercises.lesson02 import tiny_trm
 from trm_lib.model import TRM
+from trm_lib.variants import OneStepGradientTRM
 from trm_lib.course.supervision import deep_supervision as reference_deep_supervision
 
 
@@ -43,9 +44,8 @@ class _CarryWithHistory(TRM):
 
     carried_history = 0
 
-    def latent_recursion(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor,
-                         no_grad_updates: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        y, z = super().latent_recursion(x, y, z, no_grad_updates)
+    def latent_recursion(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y, z = super().latent_recursion(x, y, z)
         self._last = (y, z)
         return y, z
 
@@ -135,15 +135,16 @@ def check_deep_supervision(fn: Callable) -> Callable:
 
 
 def reference_one_step_gradient(model: TRM, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor):
-    """The last recursion under HRM's 1-step gradient, as TRM runs it with gradient="one_step":
-    the n-1 latent updates before the last one without gradients."""
-    return model.latent_recursion(x, y, z, no_grad_updates=model.cfg.n - 1)
+    """The last recursion under HRM's 1-step gradient, as `OneStepGradientTRM` runs it: the
+    n-1 latent updates before the last one without gradients."""
+    return OneStepGradientTRM.latent_recursion(model, x, y, z)
 
 
 def check_one_step_gradient(fn: Callable) -> Callable:
-    """one_step_gradient_recursion(model, x, y, z) -> (y, z) against TRM with gradient="one_step":
-    the values and the gradients reaching x, y and z (inputs 0, 1 and 2)."""
-    model = tiny_trm(n=3, gradient="one_step")
+    """one_step_gradient_recursion(model, x, y, z) -> (y, z) on a plain TRM, against the
+    recursion of OneStepGradientTRM: the values and the gradients reaching x, y and z
+    (inputs 0, 1 and 2)."""
+    model = tiny_trm(n=3)
     result = run_check(lambda x, y, z: fn(model, x, y, z),
                        lambda x, y, z: reference_one_step_gradient(model, x, y, z),
                        lambda g: tuple(torch.randn(2, 11, 16, generator=g) for _ in range(3)),

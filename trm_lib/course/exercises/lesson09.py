@@ -12,7 +12,7 @@ from typing import Any, Callable
 import torch
 
 from trm_lib.course.checks import CheckResult, compare, failed, not_attempted, verdict
-from trm_lib.config import ModelConfig
+from trm_lib.model import ModelConfig
 from trm_lib.course.exercises.lesson03 import _raised
 from trm_lib.losses import trm_loss
 from trm_lib.model import TRM
