@@ -145,7 +145,7 @@ class _EagerToHalt(TRM):
 def _ddp_worker(rank: int, port: int, out_dir: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank))
     torch.set_num_threads(1)
-    trm_lib.train.TRM = _EagerToHalt
+    trm_lib.train.build_model = _EagerToHalt
     cfg = tiny_cfg(max_steps=4).with_overrides(["model.halt_exploration_prob=0.5"])
     train(cfg, tiny_sudoku_set(), out_dir=out_dir, progress=False, device="cpu")
     torch.distributed.destroy_process_group()
@@ -153,7 +153,7 @@ def _ddp_worker(rank: int, port: int, out_dir: str) -> None:
 
 def test_two_gloo_processes_match_one_process_on_the_same_global_batch(tmp_path, monkeypatch):
     # exploration is on and decides who halts: every process draws it for the whole global batch
-    monkeypatch.setattr(trm_lib.train, "TRM", _EagerToHalt)
+    monkeypatch.setattr(trm_lib.train, "build_model", _EagerToHalt)
     cfg = tiny_cfg(max_steps=4).with_overrides(["model.halt_exploration_prob=0.5"])
     single = train(cfg, tiny_sudoku_set(), out_dir=tmp_path / "one", progress=False, device="cpu")
     mp.spawn(_ddp_worker, args=(_free_port(), str(tmp_path / "two")), nprocs=2, join=True)

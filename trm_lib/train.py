@@ -18,34 +18,34 @@ processes compute what one process would on the whole batch (DDP averages the gr
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from trm_lib.act import initial_carry, train_step_forward
-from trm_lib.data.augment import batch_sampler
-from trm_lib.checkpoint import check_config_matches, config_of, load_weights, read_checkpoint, save_checkpoint
-from trm_lib.config import Config
+from trm_lib.act import Carry, train_step_forward
+from trm_lib.config import Config, TrainConfig
+from trm_lib.data.puzzles import PuzzleSet
 from trm_lib.device import autocast, maybe_compile, pick_device
 from trm_lib.ema import EMA
-from trm_lib.evaluate import evaluate
 from trm_lib.limits import check_model_fits
-from trm_lib.losses import trm_loss
+from trm_lib.losses import LossOutput, trm_loss
 from trm_lib.model import TRM
 from trm_lib.optim import build_optimizer, set_learning_rate
-from trm_lib.data.puzzles import PuzzleSet
-from trm_lib.run_folder import RunFolderLock, append_record, move_aside, read_history
-from trm_lib import train_state
-from trm_lib.train_state import MetricsWindow, StopSignals, TrainingInterrupted
+from trm_lib.run_folder import RunFolderLock, move_aside
+from trm_lib.train_run import Run, TrainingDiverged
+from trm_lib.train_state import StopSignals, TrainingInterrupted
+from trm_lib.variants import build_model
+
+__all__ = ["train", "train_iteration", "TrainResult", "TrainingDiverged", "TrainingInterrupted", "time_left"]
 
 
 @dataclass
@@ -55,6 +55,141 @@ class TrainResult:
     seconds: float
     history: list[dict] = field(default_factory=list)  # the records of metrics.jsonl
     checkpoint: Path | None = None
+
+
+def train_iteration(model: TRM, optimizer: torch.optim.Optimizer, carry: Carry, inputs: torch.Tensor,
+                    labels: torch.Tensor, recipe: TrainConfig, ema: EMA | None = None,
+                    forward: torch.nn.Module | None = None, local: slice | None = None) -> tuple[Carry, LossOutput]:
+    """One training iteration: halted slots take the new puzzles, one supervision step for
+    every slot, the loss, one optimizer step and one EMA step. `forward` runs the step in
+    place of `model` (its DDP wrapper); `local` is this process's slice of the global batch."""
+    with autocast(inputs.device):
+        carry, out = train_step_forward(model, carry, inputs, labels, forward=forward, local=local,
+                                        global_size=recipe.batch_size if local is not None else None)
+        loss = trm_loss(out.logits, carry.labels, out.q_halt, recipe.loss, recipe.halt_loss_weight)
+    optimizer.zero_grad(set_to_none=True)
+    loss.total.backward()
+    optimizer.step()
+    if ema is not None:
+        ema.update(model)
+    return carry, loss
+
+
+def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
+          out_dir: str | Path | None = None, minutes: float | None = None,
+          device: torch.device | str | None = None, eval_size: int | None = 1000, log_every: int = 50,
+          progress: bool = True, resume: bool = True, on_record: Callable[[dict], None] | None = None,
+          eval_minutes: float | None = None) -> TrainResult:
+    """Train `cfg` on `train_set`; evaluate on (the first `eval_size`, None: all, of) `test_set`
+    every `cfg.train.eval_every` steps, at the end, and after every `eval_minutes` of training.
+
+    Writes `metrics.jsonl` and `last.pt` into `out_dir`, and resumes from `out_dir/last.pt`
+    (`resume=False` moves an earlier run aside). Stops after `cfg.train.max_steps` steps in
+    all, or `minutes` of training in this call. `on_record` gets every record of the log.
+    SIGINT or SIGTERM stops after the current step, saves and raises TrainingInterrupted; a
+    NaN loss raises TrainingDiverged and keeps the last good checkpoint.
+    """
+    recipe = cfg.train
+    _check_request(cfg, train_set, test_set, minutes, eval_size)
+    out = Path(out_dir) if out_dir else None
+    with _run_folder(out, resume, progress), StopSignals() as stop:
+        run = _start(cfg, train_set, out, device, resume, progress, on_record)
+        eval_set = test_set.subset(slice(0, eval_size)) if test_set is not None else None
+        clock = Clock(run.step, run.history[-1]["time_s"] if run.history else 0.0, minutes, eval_minutes)
+        bar = _progress_bar(cfg.name, recipe.max_steps, run.step, enabled=progress and run.rank == 0)
+        try:
+            while run.step < recipe.max_steps:
+                lr = set_learning_rate(run.optimizer, run.step, recipe.warmup_steps, recipe.max_steps,
+                                       recipe.lr_min_ratio)
+                inputs, labels = run.next_batch()
+                run.carry, loss = train_iteration(run.model, run.optimizer, run.carry, inputs, labels, recipe,
+                                                  run.ema, run.forward, run.local)
+                run.step += 1
+                bar.update(1)
+                run.window.add(loss, run.carry)
+                clock.tick()
+                run.show(bar, refresh=False, left=clock.left(run.step, recipe.max_steps))
+                stopping = run.all_agree(clock.time_up() or stop.requested is not None)
+                last = run.step >= recipe.max_steps or stopping
+                if run.step % log_every == 0 or last:
+                    run.log_window(clock.seconds(), lr, bar)
+                timed_eval = clock.eval_due()  # read every step: it moves the next timed evaluation on
+                if run.step % recipe.eval_every == 0 or last or timed_eval:
+                    run.evaluate_and_save(eval_set, clock.seconds(), bar, progress)
+                if stopping:
+                    break
+        finally:
+            bar.close()
+            if run.step != run.saved_step and not run.diverged:  # interrupted: keep what was learned
+                run.save()
+    if stop.requested is not None:
+        raise TrainingInterrupted(stop.requested, run.step, run.checkpoint)
+    if run.ema is not None:
+        run.ema.copy_to(run.model)
+    run.model.eval()
+    clock.tick()
+    return TrainResult(run.model, run.step, clock.seconds(), run.history, run.checkpoint)
+
+
+@contextlib.contextmanager
+def _run_folder(out: Path | None, resume: bool, progress: bool) -> Iterator[None]:
+    """Only one run at a time trains into `out` (process 0 holds the lock); a fresh start
+    moves an earlier run's log and checkpoint aside."""
+    if out is None or int(os.environ.get("RANK", "0")) != 0:
+        yield
+        return
+    with RunFolderLock(out):
+        if not resume:
+            for old, new in move_aside(out):
+                if progress:
+                    print(f"--fresh: kept the earlier {old.name} as {new}")
+        yield
+
+
+def _check_request(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, minutes: float | None,
+                   eval_size: int | None) -> None:
+    """What `train` is asked for, checked before anything is built."""
+    if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
+        raise ValueError(f"minutes must be a number above 0 (or None: no time limit), got {minutes}")
+    if eval_size is not None and eval_size < 1:
+        raise ValueError(f"eval_size must be at least 1 test puzzle, got {eval_size}")
+    model_cfg = cfg.model
+    if (train_set.task, train_set.seq_len, train_set.vocab_size) != (cfg.task, model_cfg.seq_len, model_cfg.vocab_size):
+        raise ValueError(
+            f"training data is {train_set.task} {train_set.size}x{train_set.size} "
+            f"(vocab {train_set.vocab_size}) but preset {cfg.name} expects {cfg.task} "
+            f"{cfg.grid_size}x{cfg.grid_size} (vocab {model_cfg.vocab_size})"
+        )
+    if test_set is not None and (test_set.task, test_set.seq_len) != (cfg.task, model_cfg.seq_len):
+        raise ValueError(f"test data is {test_set.task} {test_set.size}x{test_set.size} but preset {cfg.name} "
+                         f"expects {cfg.task} {cfg.grid_size}x{cfg.grid_size}; give a --test of the same task and size")
+
+
+def _start(cfg: Config, train_set: PuzzleSet, out: Path | None, device: torch.device | str | None, resume: bool,
+           progress: bool, on_record: Callable[[dict], None] | None) -> Run:
+    """The run at its first step, or where `out/last.pt` left it."""
+    recipe = cfg.train
+    rank, world = _distributed()
+    if recipe.batch_size % world:
+        raise ValueError(f"batch_size {recipe.batch_size} is not divisible by {world} processes")
+    device = torch.device(device) if device else pick_device()
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)
+    check_model_fits(cfg.model, device, copies=5)  # weights, gradients, two Adam moments, EMA
+    torch.manual_seed(recipe.seed)  # identical initial weights on every process
+    model = build_model(cfg.model).to(device)
+    ema = EMA(model, recipe.ema_decay) if recipe.ema_decay > 0 else None
+    run = Run(cfg, model, build_optimizer(model, recipe), ema, train_set.to(device), device, out, rank, world, on_record)
+    if resume and run.checkpoint is not None and run.checkpoint.exists():
+        run.resume()
+        if progress and rank == 0:
+            print(f"resuming from {run.checkpoint} at step {run.step} (--fresh or a new folder starts over)")
+    maybe_compile(model, recipe.compile)  # TRM.compile: every network
+    if world > 1:
+        run.forward = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device] if device.type == "cuda" else None)
+    return run
 
 
 def _distributed() -> tuple[int, int]:
@@ -67,229 +202,45 @@ def _distributed() -> tuple[int, int]:
     return 0, 1
 
 
-def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
-          out_dir: str | Path | None = None, minutes: float | None = None,
-          device: torch.device | str | None = None, eval_size: int | None = 1000, log_every: int = 50,
-          progress: bool = True, resume: bool = True,
-          on_record: Callable[[dict], None] | None = None,
-          eval_minutes: float | None = None) -> TrainResult:
-    """Train `cfg` on `train_set`; evaluate on (the first `eval_size`, None: all, of) `test_set`.
-
-    Writes `metrics.jsonl` and `last.pt` into `out_dir` when given, and resumes from
-    `out_dir/last.pt` when it exists (a different model config there is an error).
-    Stops after `cfg.train.max_steps` iterations in all, or after `minutes` of training in
-    this call (a resumed run gets the full `minutes` again). `on_record` receives every
-    record of the metrics log as it is written (a live plot in a notebook). `eval_minutes`
-    also evaluates and saves after every `eval_minutes` of training in this call (a curve
-    against minutes, whatever the speed of the machine).
-
-    SIGINT or SIGTERM stops after the current step, saves, and raises TrainingInterrupted;
-    resuming then continues exactly as the uninterrupted run would have. Only one run at a
-    time may train into `out_dir` (a lock); `resume=False` moves an earlier run's log and
-    checkpoint aside. A loss that becomes NaN or infinite stops the run (TrainingDiverged)
-    and keeps the last good checkpoint.
-    """
-    if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
-        raise ValueError(f"minutes must be a number above 0 (or None: no time limit), got {minutes}")
-    if eval_size is not None and eval_size < 1:
-        raise ValueError(f"eval_size must be at least 1 test puzzle, got {eval_size}")
-    out = Path(out_dir) if out_dir else None
-
-    def run() -> TrainResult:
-        return _train(cfg, train_set, test_set, out, minutes, device, eval_size, log_every, progress,
-                      resume, on_record, eval_minutes)
-
-    if out is None or int(os.environ.get("RANK", "0")) != 0:
-        return run()
-    with RunFolderLock(out):
-        if not resume:
-            for old, new in move_aside(out):
-                if progress:
-                    print(f"--fresh: kept the earlier {old.name} as {new}")
-        return run()
+def _progress_bar(name: str, max_steps: int, step: int, enabled: bool) -> tqdm:
+    # tqdm's own estimate runs to max_steps; ours (Clock.left) stops at --minutes too
+    return tqdm(total=max_steps, initial=step, disable=not enabled, desc=name, unit="it", dynamic_ncols=True,
+                mininterval=1.0 if sys.stderr.isatty() else 30.0,
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")
 
 
-class TrainingDiverged(ValueError):
-    """The loss became NaN or infinite; the last good checkpoint was kept."""
+class Clock:
+    """The time of one `train` call, read once a step (`tick`): its seconds (with those of
+    the run before a resume), its `minutes` limit, and its evaluations every `eval_minutes`."""
 
+    def __init__(self, first_step: int, seconds_before: float, minutes: float | None, eval_minutes: float | None):
+        self.start, self.first_step, self.before = time.monotonic(), first_step, seconds_before
+        self.here = 0.0  # seconds into this call at the last tick
+        self.minutes = minutes
+        self.eval_period = 60 * eval_minutes if eval_minutes else float("inf")
+        self.next_eval = self.eval_period
 
-def _train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, out: Path | None,
-           minutes: float | None, device: torch.device | str | None, eval_size: int, log_every: int,
-           progress: bool, resume: bool, on_record: Callable[[dict], None] | None,
-           eval_minutes: float | None) -> TrainResult:
-    t, m = cfg.train, cfg.model
-    if (train_set.task, train_set.seq_len, train_set.vocab_size) != (cfg.task, m.seq_len, m.vocab_size):
-        raise ValueError(
-            f"training data is {train_set.task} {train_set.size}x{train_set.size} "
-            f"(vocab {train_set.vocab_size}) but preset {cfg.name} expects {cfg.task} "
-            f"{cfg.grid_size}x{cfg.grid_size} (vocab {m.vocab_size})"
-        )
-    if test_set is not None and (test_set.task, test_set.seq_len) != (cfg.task, m.seq_len):
-        raise ValueError(f"test data is {test_set.task} {test_set.size}x{test_set.size} but preset {cfg.name} "
-                         f"expects {cfg.task} {cfg.grid_size}x{cfg.grid_size}; give a --test of the same task and size")
-    rank, world = _distributed()
-    if t.batch_size % world:
-        raise ValueError(f"batch_size {t.batch_size} is not divisible by {world} processes")
-    device = torch.device(device) if device else pick_device()
-    if world > 1 and device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        torch.cuda.set_device(device)
+    def tick(self) -> None:
+        self.here = time.monotonic() - self.start
 
-    check_model_fits(m, device, copies=5)  # weights, gradients, two Adam moments, EMA
-    torch.manual_seed(t.seed)  # identical initial weights on every process
-    model = TRM(m).to(device)
-    optimizer = build_optimizer(model, t)
-    ema = EMA(model, t.ema_decay) if t.ema_decay > 0 else None
-    data_gen = torch.Generator().manual_seed(t.seed + 1)
-    step, history, saved_state = 0, [], None
-    ckpt = out / "last.pt" if out else None
-    if resume and ckpt is not None and ckpt.exists():
-        step, history, saved_state = _resume(ckpt, cfg, model, optimizer, ema)
-        if progress and rank == 0:
-            print(f"resuming from {ckpt} at step {step} (--fresh or a new folder starts over)")
-    maybe_compile(model, t.compile)  # TRM.compile: every network
-    forward = model
-    if world > 1:
-        forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    def seconds(self) -> float:
+        """Training seconds of the whole run at the last tick."""
+        return self.here + self.before
 
-    train_set = train_set.to(device)
-    eval_set = test_set.subset(slice(0, eval_size)) if test_set is not None else None
-    local = slice(rank * t.batch_size // world, (rank + 1) * t.batch_size // world)
+    def time_up(self) -> bool:
+        return self.minutes is not None and self.here >= 60 * self.minutes
 
-    draw = batch_sampler(train_set, t.batch_size, t.augment, t.augment_pool, seed=t.seed + 2)
+    def eval_due(self) -> bool:
+        """True once per `eval_minutes` of this call."""
+        if self.here < self.next_eval:
+            return False
+        self.next_eval += self.eval_period
+        return True
 
-    def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = draw(step, data_gen)  # batch number `step`: the same on every process and on resume
-        return x[local], y[local]
-
-    slots = torch.zeros(local.stop - local.start, m.seq_len, dtype=torch.long, device=device)
-    carry = initial_carry(model, slots, slots)  # every slot starts halted: the first step fills them
-    window = MetricsWindow(device)
-    if saved_state is not None:
-        carry = train_state.restore(saved_state, data_gen, carry, window, device)
-    start = time.monotonic()
-    elapsed_before = history[-1]["time_s"] if history else 0.0
-    # tqdm's own estimate runs to max_steps; ours stops at --minutes too, and counts the rate of
-    # this call's steps only, so a resumed run is not judged by the steps before it
-    bar = tqdm(total=t.max_steps, initial=step, disable=not progress or rank != 0, desc=cfg.name,
-               unit="it", dynamic_ncols=True, mininterval=1.0 if sys.stderr.isatty() else 30.0,
-               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")
-    shown: dict[str, str] = {}
-    saved_step, diverged, checked_step = step, False, step
-    first_step = step
-    eval_period = 60 * eval_minutes if eval_minutes else float("inf")
-    next_eval = eval_period  # seconds into this call
-
-    def log(record: dict) -> None:
-        history.append(record)
-        if out is not None and rank == 0:
-            append_record(out / "metrics.jsonl", record)
-        if on_record is not None and rank == 0:
-            on_record(record)
-
-    def save(keep: bool = False) -> None:
-        nonlocal saved_step
-        if ckpt is not None and rank == 0:
-            state = train_state.capture(carry if world == 1 else None, data_gen, window, device)
-            save_checkpoint(ckpt, cfg, model, step, {"last": history[-1] if history else {}}, ema, optimizer,
-                            train_state=state)
-            if keep:  # one per evaluation, as the official keeps (checkpoint_every_eval)
-                shutil.copyfile(ckpt, out / f"step_{step}.pt")
-        saved_step = step
-
-    def check_finite(loss: float) -> None:
-        nonlocal diverged, checked_step
-        if math.isfinite(loss):
-            checked_step = step
-        else:
-            diverged = True
-            kept = f"the last good checkpoint (step {saved_step}) is kept in {ckpt}" if ckpt and saved_step \
-                else "no checkpoint was written"
-            raise TrainingDiverged(
-                f"training stopped: the loss became {loss} between steps {checked_step + 1} and {step}; "
-                f"{kept}. Try a lower train.lr (now {t.lr}) or more train.warmup_steps")
-
-    stop = StopSignals()
-    try:
-        stop.__enter__()
-        while step < t.max_steps:
-            lr = set_learning_rate(optimizer, step, t.warmup_steps, t.max_steps, t.lr_min_ratio)
-            x, y = next_batch()
-            with autocast(device):
-                carry, step_out = train_step_forward(model, carry, x, y, forward=forward,
-                                                     local=local, global_size=t.batch_size)
-                loss = trm_loss(step_out.logits, carry.labels, step_out.q_halt, t.loss, t.halt_loss_weight)
-            optimizer.zero_grad(set_to_none=True)
-            loss.total.backward()
-            optimizer.step()
-            if ema is not None:
-                ema.update(model)
-            step += 1
-            bar.update(1)
-            window.add(loss, carry)
-            seconds = time.monotonic() - start + elapsed_before
-            time_up = minutes is not None and time.monotonic() - start >= 60 * minutes
-            time_up = time_up or stop.requested is not None
-            left = time_left(step, t.max_steps, step - first_step, seconds - elapsed_before, minutes)
-            if left is not None:
-                shown["left"] = _clock(left)
-                bar.set_postfix(shown, refresh=False)
-            if world > 1:
-                flag = torch.tensor(float(time_up), device=device)
-                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-                time_up = bool(flag.item())
-            last = step >= t.max_steps or time_up
-            if step % log_every == 0 or last:
-                record = window.record(step, seconds, lr)
-                check_finite(record["loss"])
-                if "train_exact" in record:
-                    shown.update(loss=f"{record['loss']:.3f}", train_exact=f"{record['train_exact']:.1%}",
-                                 train_cell=f"{record['train_cell']:.1%}")
-                    bar.set_postfix(shown)
-                log(record)
-            due = step % t.eval_every == 0 or last
-            if seconds - elapsed_before >= next_eval:
-                due, next_eval = True, next_eval + eval_period
-            if window.steps and due:
-                check_finite(window.loss_sum())  # steps since the last record: no NaN goes into a checkpoint
-            if eval_set is not None and rank == 0 and due:
-                bar.set_description_str(f"{cfg.name} (evaluating {len(eval_set)} test puzzles)")
-                result = _evaluate_ema(model, ema, eval_set, device, t.eval_steps or None, progress)
-                bar.set_description_str(cfg.name)
-                log({"step": step, "time_s": round(seconds, 2), "eval": result.summary()})
-                bar.write(f"step {step}: test {result} [EMA weights]")
-            if due:
-                save(keep=t.keep_checkpoints)
-            if time_up:
-                break
-    finally:
-        stop.__exit__()
-        bar.close()
-        if step != saved_step and not diverged:  # interrupted: keep what was learned
-            save()
-    if stop.requested is not None:
-        raise TrainingInterrupted(stop.requested, step, ckpt)
-    if ema is not None:
-        ema.copy_to(model)
-    model.eval()
-    return TrainResult(model, step, time.monotonic() - start + elapsed_before, history, ckpt)
-
-
-def _resume(ckpt: Path, cfg: Config, model: TRM, optimizer, ema: EMA | None) -> tuple[int, list[dict], dict]:
-    """Load a run's checkpoint into the model, optimizer and EMA; (step, history, train state)."""
-    state = read_checkpoint(ckpt)
-    if state.get("optimizer") is None or not (state.get("train_state") or "data_rng" in state["metrics"]):
-        raise ValueError(f"{ckpt} holds weights only (no optimizer state or data generator), like a "
-                         f"shipped model: training cannot resume from it; use --fresh or another --out")
-    check_config_matches(config_of(state, ckpt), cfg, ckpt)
-    load_weights(model, state["model"], ckpt)
-    optimizer.load_state_dict(state["optimizer"])
-    if ema is not None and state["ema"]:
-        ema.load_state_dict(state["ema"])
-    saved_state = state.get("train_state") or {
-        "data_rng": torch.tensor(state["metrics"]["data_rng"], dtype=torch.uint8),  # older checkpoints
-        "torch_rng": torch.get_rng_state(), "sums": torch.zeros(5), "n_since": 0}
-    return state["step"], read_history(ckpt.parent / "metrics.jsonl", state["step"]), saved_state
+    def left(self, step: int, max_steps: int) -> str | None:
+        """The time this call has left, as h:mm:ss or m:ss; None before the first step."""
+        left = time_left(step, max_steps, step - self.first_step, self.here, self.minutes)
+        return None if left is None else _clock(left)
 
 
 def time_left(step: int, max_steps: int, steps_here: int, seconds_here: float,
@@ -306,13 +257,5 @@ def time_left(step: int, max_steps: int, steps_here: int, seconds_here: float,
 
 
 def _clock(seconds: float) -> str:
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
-
-
-def _evaluate_ema(model: TRM, ema: EMA | None, puzzles: PuzzleSet, device: torch.device,
-                  n_steps: int | None, progress: bool = False):
-    if ema is None:
-        return evaluate(model, puzzles, n_steps, device=device, progress=progress)
-    with ema.applied(model):
-        return evaluate(model, puzzles, n_steps, device=device, progress=progress)
+    minutes, s = divmod(int(round(seconds)), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{s:02d}" if minutes >= 60 else f"{minutes}:{s:02d}"

@@ -7,7 +7,6 @@ from pathlib import Path
 from trm_lib.cli.args import positive_int, positive_minutes
 from trm_lib.presets import PRESETS, get_preset
 from trm_lib.device import banner, pick_device
-from trm_lib.limits import check_model_fits
 from trm_lib.data.paths import dataset_files, shown
 from trm_lib.data.puzzles import load_puzzles
 
@@ -47,7 +46,6 @@ def run(args: argparse.Namespace) -> int:
     test_path = Path(args.test) if args.test else default_test
     out = Path(args.out or Path("runs") / cfg.name)
     device = pick_device(args.device)
-    check_model_fits(cfg.model, device, copies=5)
     banner(device)
     train_set, test_set = load_puzzles(train_path, progress=True), load_puzzles(test_path, progress=True)
     drawn = ""

@@ -12,9 +12,18 @@ import statistics
 import time
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
-from trm_lib.presets import get_preset
+from trm_lib.act import initial_carry
+from trm_lib.config import Config
+from trm_lib.device import autocast, describe, maybe_compile, pick_device
 from trm_lib.limits import check_model_fits
+from trm_lib.losses import trm_loss
+from trm_lib.model import count_parameters
+from trm_lib.optim import build_optimizer
+from trm_lib.presets import get_preset
+from trm_lib.train import train_iteration
+from trm_lib.variants import build_model
 
 
 def _sync(device: torch.device) -> None:
@@ -45,40 +54,24 @@ def matmul_peak(device: torch.device, repeats: int = 5) -> tuple[float, str]:
 
 
 class TrainingIteration:
-    """One training iteration of a config on a fixed random batch, callable repeatedly for timing."""
+    """One training iteration (`trm_lib.train.train_iteration`) of a config on a fixed random
+    batch, callable repeatedly for timing."""
 
-    def __init__(self, cfg, device: torch.device, batch_size: int):
-        from trm_lib.act import initial_carry
-        from trm_lib.device import maybe_compile
-        from trm_lib.model import TRM
-        from trm_lib.optim import build_optimizer
-
-        check_model_fits(cfg.model, device, copies=4)
+    def __init__(self, cfg: Config, device: torch.device, batch_size: int):
         self.cfg, self.device = cfg, device
         torch.manual_seed(0)
-        self.model = TRM(cfg.model).to(device)
+        self.model = build_model(cfg.model).to(device)
         maybe_compile(self.model, cfg.train.compile)  # TRM.compile: every network
         self.opt = build_optimizer(self.model, cfg.train)
         self.x = torch.randint(2, cfg.model.vocab_size, (batch_size, cfg.model.seq_len), device=device)
         self.carry = initial_carry(self.model, self.x, self.x)
 
     def __call__(self) -> None:
-        from trm_lib.act import train_step_forward
-        from trm_lib.device import autocast
-        from trm_lib.losses import trm_loss
-
-        with autocast(self.device):
-            self.carry, out = train_step_forward(self.model, self.carry, self.x, self.x)
-            loss = trm_loss(out.logits, self.carry.labels, out.q_halt, self.cfg.train.loss)
-        self.opt.zero_grad(set_to_none=True)
-        loss.total.backward()
-        self.opt.step()
+        self.carry, _ = train_iteration(self.model, self.opt, self.carry, self.x, self.x, self.cfg.train)
 
     @torch.no_grad()
     def infer(self) -> None:
         """One supervision step without gradients, from the current carry."""
-        from trm_lib.device import autocast
-
         with autocast(self.device):
             self.model(self.x, self.carry.y, self.carry.z)
 
@@ -86,8 +79,6 @@ class TrainingIteration:
 def seconds_per_training_iteration(preset: str, device: torch.device | None = None, repeats: int = 5,
                                    batch_size: int | None = None) -> float:
     """Median wall time of one training iteration of a preset (random tokens; the first run is left out)."""
-    from trm_lib.device import pick_device
-
     device = device or pick_device()
     cfg = get_preset(preset)
     return _median_seconds(TrainingIteration(cfg, device, batch_size or cfg.train.batch_size), device, repeats)
@@ -96,13 +87,7 @@ def seconds_per_training_iteration(preset: str, device: torch.device | None = No
 def flops_per_sample_step(cfg, device: torch.device) -> tuple[int, int]:
     """(training, inference) FLOPs of one sample and one supervision step, counted on an
     uncompiled copy of the network (the counter sees every matmul and attention)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from trm_lib.device import autocast
-    from trm_lib.losses import trm_loss
-    from trm_lib.model import TRM
-
-    model = TRM(cfg.model).to(device)
+    model = build_model(cfg.model).to(device)
     one = torch.randint(2, cfg.model.vocab_size, (1, cfg.model.seq_len), device=device)
     with FlopCounterMode(display=False) as counter:
         with autocast(device):
@@ -117,9 +102,6 @@ def flops_per_sample_step(cfg, device: torch.device) -> tuple[int, int]:
 
 def measure(cfg, device: torch.device, batch: int, repeats: int = 5) -> dict:
     """The bench figures of `cfg` at `batch` on `device`, as one flat dict (rates per second)."""
-    from trm_lib.device import describe
-    from trm_lib.model import count_parameters
-
     check_model_fits(cfg.model, device, copies=4)  # before any network is built
     train_flops, infer_flops = flops_per_sample_step(cfg, device)
     peak, peak_what = matmul_peak(device, repeats)
