@@ -106,3 +106,16 @@ def test_two_ablations_in_one_config_are_refused():
 def test_plain_trm_refuses_an_ablation_config_instead_of_ignoring_it():
     with pytest.raises(ValueError, match="build_model"):
         TRM(tiny_config(latents="z_only"))
+
+
+def test_an_ablation_trains_and_its_checkpoint_loads_as_the_same_variant(tmp_path):
+    from tests.test_training import tiny_cfg, tiny_sudoku_set
+    from trm_lib.checkpoint import load_model
+    from trm_lib.train import train
+
+    cfg = tiny_cfg(max_steps=2).with_overrides(["model.separate_nets=true"])
+    result = train(cfg, tiny_sudoku_set(), out_dir=tmp_path, progress=False, device="cpu")
+    assert type(result.model) is TwoNetworkTRM
+    model, _, _ = load_model(tmp_path / "last.pt")
+    assert type(model) is TwoNetworkTRM
+    assert torch.equal(model.net_y.blocks[0].channel_mlp.down.weight, result.model.net_y.blocks[0].channel_mlp.down.weight)

@@ -130,3 +130,31 @@ def test_evaluate_leaves_the_model_in_its_own_mode_even_after_an_error():
     evaluate(model, PuzzleSet("sudoku", 3, torch.ones(2, 9, dtype=torch.long), torch.ones(2, 9, dtype=torch.long),
                               torch.zeros(2), ["a", "b"]), check_validity=False)
     assert not model.training
+
+
+def test_evaluate_gives_the_same_numbers_whatever_the_batch_size():
+    m = tokens(MAZE, "maze", 4)
+    answers = [m, tokens(OUR_PATH, "maze", 4), tokens(OTHER_SHORTEST, "maze", 4)]
+    labels = torch.stack([tokens(t, "maze", 4) for t in (OUR_PATH, OTHER_SHORTEST, TOO_LONG, OUR_PATH, OTHER_SHORTEST)])
+    puzzles = PuzzleSet("maze", 4, m.expand(5, -1).clone(), labels, torch.zeros(5), list("abcde"))
+    cfg = tiny_config(vocab_size=6, seq_len=16, n_sup=3)
+    results = [evaluate(ScriptedModel(answers, [-1.0, 2.0, 3.0], cfg), puzzles, batch_size=b,
+                        device=torch.device("cpu"), valid_per_step=True) for b in (1, 2, 5)]
+    assert results[0].exact_per_step == [0.0, 2 / 5, 2 / 5]  # counts / puzzles
+    assert results[0].valid_per_step == [0.0, 1.0, 1.0]  # the bare maze is no path; both others are shortest
+    for other in results[1:]:
+        assert other.summary() == results[0].summary()
+        assert torch.equal(other.predictions, results[0].predictions)
+
+
+def test_evaluate_refuses_a_step_count_or_batch_size_below_1_by_name():
+    import pytest
+
+    cfg = tiny_config(vocab_size=6, seq_len=16, n_sup=1)
+    m = tokens(MAZE, "maze", 4)
+    puzzles = PuzzleSet("maze", 4, m[None], m[None], torch.zeros(1), ["t"])
+    model = ScriptedModel([m], [0.0], cfg)
+    with pytest.raises(ValueError, match="supervision steps must be at least 1, got 0"):
+        evaluate(model, puzzles, n_steps=0)
+    with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
+        evaluate(model, puzzles, batch_size=0)

@@ -10,14 +10,16 @@ Evaluation and the notebooks use the EMA weights (`load_model(..., use_ema=True)
 from __future__ import annotations
 
 import os
+from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from trm_lib.config import Config
+from trm_lib.config import Config, TrainConfig
 from trm_lib.limits import check_model_fits
-from trm_lib.model import TRM
+from trm_lib.model import TRM, ModelConfig
+from trm_lib.variants import build_model
 
 FORMAT = 1
 
@@ -74,7 +76,6 @@ def config_of(state: dict, path: str | Path) -> Config:
     try:
         _check_fields(state["config"])
         cfg = Config.from_dict(state["config"])
-        cfg.validate()
     except (KeyError, TypeError, ValueError) as err:
         what = f"lacks the field {err.args[0]!r}" if isinstance(err, KeyError) else str(err)
         raise ValueError(f"{path}: the checkpoint's config is not valid: {what}") from None
@@ -83,10 +84,6 @@ def config_of(state: dict, path: str | Path) -> Config:
 
 def _check_fields(config: dict) -> None:
     """Missing and unknown fields by name (a dataclass would say "__init__() missing ...")."""
-    from dataclasses import MISSING, fields
-
-    from trm_lib.config import ModelConfig, TrainConfig
-
     for key in ("name", "task", "grid_size", "model"):
         if key not in config:
             raise KeyError(key)
@@ -140,10 +137,9 @@ def load_model(path: str | Path, use_ema: bool = True, device: torch.device | st
     if expect is not None:
         check_config_matches(cfg, expect, path)
     check_model_fits(cfg.model, "cpu")
-    model = TRM(cfg.model)
+    model = build_model(cfg.model)
     load_weights(model, state["model"], path)
     if use_ema and state.get("ema"):
-        params = dict(model.named_parameters())
         ema = {**model.state_dict(), **state["ema"]}  # the EMA covers the parameters, not buffers
         load_weights(model, ema, path, "EMA")
     return model.to(device).eval(), cfg, state

@@ -11,9 +11,8 @@ training count is test-time scaling.
 from __future__ import annotations
 
 import contextlib
-import functools
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -21,11 +20,12 @@ from tqdm.auto import tqdm
 
 from trm_lib.act import iter_steps
 from trm_lib.data.maze import is_valid_shortest_path
+from trm_lib.data.puzzles import PuzzleSet, to_grid
 from trm_lib.data.sudoku import is_valid_solution
 from trm_lib.device import autocast
+from trm_lib.limits import memory_bytes
 from trm_lib.losses import cell_accuracy, exact_match
-from trm_lib.model import TRM
-from trm_lib.data.puzzles import PuzzleSet, to_grid
+from trm_lib.model import TRM, StepOutput
 
 
 @contextlib.contextmanager
@@ -37,15 +37,6 @@ def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
         yield model
     finally:
         model.train(was_training)
-
-
-def in_eval_mode(fn: Callable) -> Callable:
-    """`fn(model, ...)` run inside `eval_mode(model)`."""
-    @functools.wraps(fn)
-    def run(model: torch.nn.Module, *args, **kwargs):
-        with eval_mode(model):
-            return fn(model, *args, **kwargs)
-    return run
 
 
 @dataclass
@@ -83,7 +74,6 @@ def is_valid(task: str, question: np.ndarray, prediction: np.ndarray) -> bool:
     return bool(is_valid_shortest_path(to_grid(question, "maze"), to_grid(prediction, "maze")))
 
 
-@in_eval_mode
 @torch.no_grad()
 def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_size: int = 256,
              device: torch.device | None = None, check_validity: bool = True,
@@ -96,88 +86,125 @@ def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_s
     """
     device = device or next(model.parameters()).device
     n_steps = model.cfg.n_sup if n_steps is None else n_steps
-    if n_steps < 1:
-        raise ValueError(f"the number of supervision steps must be at least 1, got {n_steps}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    _check_steps_fit(n_steps, len(puzzles) * puzzles.seq_len if valid_per_step else 0)
     P = len(puzzles)
-    exact = torch.zeros(n_steps, device=device)
-    cell = torch.zeros(n_steps, device=device)
-    halt_prob = torch.zeros(n_steps, device=device)
-    halt_step = torch.zeros((), device=device)
-    exact_halt = torch.zeros((), device=device)
-    halt_preds = []
-    preds = [[] for _ in range(n_steps if valid_per_step else 1)]  # per step, or the last one only
-    bar = tqdm(total=-(-P // batch_size) * n_steps, disable=not progress, unit="step", desc="evaluating",
-               mininterval=1.0)
-    for start in range(0, P, batch_size):
-        x = puzzles.inputs[start:start + batch_size].to(device)
-        y = puzzles.labels[start:start + batch_size].to(device)
-        first_halt = torch.full((x.shape[0],), float(n_steps), device=device)
-        halt_pred = None  # the answer at each puzzle's first step with q_halt > 0
-        steps = iter_steps(model, x, n_steps)
-        for k in range(n_steps):
-            with autocast(device):
-                out = next(steps)
-            bar.update(1)
-            pred = out.logits.argmax(-1)
-            right = exact_match(out.logits, y)
-            exact[k] += right.sum()
-            cell[k] += cell_accuracy(out.logits, y).sum()
-            halt_prob[k] += torch.sigmoid(out.q_halt).sum()
-            wants = (out.q_halt > 0) & (first_halt == n_steps)
-            first_halt = torch.where(wants, float(k + 1), first_halt)
-            # a puzzle that has not halted before this step takes this step's answer; so one that
-            # never halts ends with the last answer, as halting at n_steps would give
-            take = first_halt >= k + 1
-            halt_pred = pred if halt_pred is None else torch.where(take.unsqueeze(-1), pred, halt_pred)
-            right_at_halt = right if k == 0 else torch.where(take, right, right_at_halt)
-            if valid_per_step:
-                preds[k].append(pred.cpu())
-        halt_step += first_halt.sum()
-        exact_halt += right_at_halt.sum()
-        halt_preds.append(halt_pred.cpu())
-        if not valid_per_step:
-            preds[0].append(pred.cpu())
-    bar.close()
-    per_step = [torch.cat(p) if p else torch.zeros(0, puzzles.seq_len, dtype=torch.long) for p in preds]
-    predictions = per_step[-1]
+    _check_request(n_steps, batch_size, P * puzzles.seq_len if valid_per_step else 0)
+    with eval_mode(model):
+        sums, answers, at_halt = _run(model, puzzles, n_steps, batch_size, device, valid_per_step, progress)
+    predictions = answers[-1]
     q = puzzles.inputs.cpu().numpy()
-
-    def valid_each(p: torch.Tensor) -> list[bool]:
-        p = p.numpy()
-        return [is_valid(puzzles.task, q[i], p[i]) for i in range(P)]
-
-    def valid_share(p: torch.Tensor) -> float:
-        return sum(valid_each(p)) / P
-
     valid, valid_halt = float("nan"), float("nan")
     if check_validity and P:
-        last_ok = valid_each(predictions)
-        valid = sum(last_ok) / P
-        at_halt = torch.cat(halt_preds)
-        differs = (at_halt != predictions).any(-1).tolist()  # check only the answers that differ
-        at_halt_np = at_halt.numpy()
-        valid_halt = sum(is_valid(puzzles.task, q[i], at_halt_np[i]) if differs[i] else last_ok[i]
-                         for i in range(P)) / P
-    valid_l = [valid_share(p) for p in per_step] if valid_per_step and P else None
-    exact_l = [c / max(P, 1) for c in exact.tolist()]  # counts / P, exactly as `valid` is computed
-    cell_l = (cell / max(P, 1)).tolist()
+        valid, valid_halt = _valid_last_and_at_halt(puzzles.task, q, predictions, at_halt)
+    valid_l = [sum(_valid_each(puzzles.task, q, a)) / P for a in answers] if valid_per_step and P else None
+    n = max(P, 1)
+    exact_l = [c / n for c in sums.exact.tolist()]  # counts / P, exactly as `valid` is computed
+    cell_l = (sums.cell / n).tolist()
     return EvalResult(
         n_puzzles=P, n_steps=n_steps, exact=exact_l[-1], cell=cell_l[-1], valid=valid,
-        exact_per_step=exact_l, cell_per_step=cell_l,
-        halt_prob_per_step=(halt_prob / max(P, 1)).tolist(),
-        halt_step_mean=(halt_step / max(P, 1)).item(), exact_at_halt=(exact_halt / max(P, 1)).item(),
+        exact_per_step=exact_l, cell_per_step=cell_l, halt_prob_per_step=(sums.halt_prob / n).tolist(),
+        halt_step_mean=(sums.halt_step / n).item(), exact_at_halt=(sums.exact_at_halt / n).item(),
         valid_at_halt=valid_halt, predictions=predictions, valid_per_step=valid_l,
     )
 
 
-def _check_steps_fit(n_steps: int, kept_per_step: int) -> None:
-    """Refuse a step count whose per-step records (three numbers per step, and with
-    `valid_per_step` every answer of every step) cannot fit in memory."""
-    from trm_lib.limits import memory_bytes
+@dataclass
+class _Sums:
+    """Counts summed over puzzles, on the device; divided by the number of puzzles at the end."""
+    exact: torch.Tensor  # (n_steps,) puzzles whose whole grid is right after step k+1
+    cell: torch.Tensor  # (n_steps,) each puzzle's share of right cells
+    halt_prob: torch.Tensor  # (n_steps,) sigmoid(q_halt)
+    halt_step: torch.Tensor  # () each puzzle's first step with q_halt > 0
+    exact_at_halt: torch.Tensor  # () puzzles right at that step
 
+    @classmethod
+    def zeros(cls, n_steps: int, device: torch.device) -> _Sums:
+        per_step = [torch.zeros(n_steps, device=device) for _ in range(3)]
+        return cls(*per_step, torch.zeros((), device=device), torch.zeros((), device=device))
+
+    def add_step(self, k: int, out: StepOutput, y: torch.Tensor, right: torch.Tensor) -> None:
+        self.exact[k] += right.sum()
+        self.cell[k] += cell_accuracy(out.logits, y).sum()
+        self.halt_prob[k] += torch.sigmoid(out.q_halt).sum()
+
+
+class _FirstHalt:
+    """ACT at inference: each puzzle stops at its first step with q_halt > 0 (at `n_steps` if it
+    never does) and answers with that step's answer."""
+
+    def __init__(self, batch: int, n_steps: int, device: torch.device):
+        self.n_steps = n_steps
+        self.step = torch.full((batch,), float(n_steps), device=device)  # (B,) 1-based
+        self.answer: torch.Tensor | None = None  # (B, S)
+        self.right: torch.Tensor | None = None  # (B,) is the answer exact
+
+    def update(self, k: int, q_halt: torch.Tensor, pred: torch.Tensor, right: torch.Tensor) -> None:
+        wants = (q_halt > 0) & (self.step == self.n_steps)
+        self.step = torch.where(wants, float(k + 1), self.step)
+        # a puzzle that has not halted before this step takes this step's answer; so one that
+        # never halts ends with the last answer, as halting at n_steps would give
+        take = self.step >= k + 1
+        self.answer = pred if self.answer is None else torch.where(take.unsqueeze(-1), pred, self.answer)
+        self.right = right if self.right is None else torch.where(take, right, self.right)
+
+
+def _run(model: TRM, puzzles: PuzzleSet, n_steps: int, batch_size: int, device: torch.device,
+         keep_each_step: bool, progress: bool) -> tuple[_Sums, list[torch.Tensor], torch.Tensor]:
+    """Every batch through every step: the sums, the answers on the CPU (after each step, or
+    after the last one only: a list of (P, S)) and the answers at halting (P, S)."""
+    P = len(puzzles)
+    sums = _Sums.zeros(n_steps, device)
+    answers = {k: [] for k in (range(n_steps) if keep_each_step else [n_steps - 1])}  # step: batches
+    at_halt = []
+    with tqdm(total=-(-P // batch_size) * n_steps, disable=not progress, unit="step", desc="evaluating",
+              mininterval=1.0) as bar:
+        for start in range(0, P, batch_size):
+            x = puzzles.inputs[start:start + batch_size].to(device)
+            y = puzzles.labels[start:start + batch_size].to(device)
+            halt = _FirstHalt(x.shape[0], n_steps, device)
+            steps = iter_steps(model, x, n_steps)
+            for k in range(n_steps):
+                with autocast(device):
+                    out = next(steps)
+                bar.update(1)
+                pred = out.logits.argmax(-1)  # (B, S)
+                right = exact_match(out.logits, y)  # (B,)
+                sums.add_step(k, out, y, right)
+                halt.update(k, out.q_halt, pred, right)
+                if k in answers:
+                    answers[k].append(pred.cpu())
+            sums.halt_step += halt.step.sum()
+            sums.exact_at_halt += halt.right.sum()
+            at_halt.append(halt.answer.cpu())
+    return sums, [_cat(a, puzzles.seq_len) for a in answers.values()], _cat(at_halt, puzzles.seq_len)
+
+
+def _cat(batches: list[torch.Tensor], seq_len: int) -> torch.Tensor:
+    return torch.cat(batches) if batches else torch.zeros(0, seq_len, dtype=torch.long)
+
+
+def _valid_each(task: str, questions: np.ndarray, answers: torch.Tensor) -> list[bool]:
+    a = answers.numpy()
+    return [is_valid(task, questions[i], a[i]) for i in range(len(a))]
+
+
+def _valid_last_and_at_halt(task: str, questions: np.ndarray, last: torch.Tensor,
+                            at_halt: torch.Tensor) -> tuple[float, float]:
+    """Shares of valid answers after the last step and at halting (the task's rules, on the CPU)."""
+    P = len(questions)
+    last_ok = _valid_each(task, questions, last)
+    differs = (at_halt != last).any(-1).tolist()  # check only the answers that differ
+    halt_np = at_halt.numpy()
+    halt_ok = [is_valid(task, questions[i], halt_np[i]) if differs[i] else last_ok[i] for i in range(P)]
+    return sum(last_ok) / P, sum(halt_ok) / P
+
+
+def _check_request(n_steps: int, batch_size: int, kept_per_step: int) -> None:
+    """Refuse a step count or batch size below 1, and a step count whose per-step records (three
+    numbers per step, and with `valid_per_step` every answer of every step) cannot fit in memory."""
+    if n_steps < 1:
+        raise ValueError(f"the number of supervision steps must be at least 1, got {n_steps}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     need = n_steps * (128 + 8 * kept_per_step)  # bytes: tensors, Python floats, kept answers
     available = memory_bytes(torch.device("cpu"))
     if available is not None and need > available // 2:

@@ -50,6 +50,4 @@ def export_weights(run_checkpoint: str | Path, out: str | Path, metrics: dict | 
     if dtype is not None:
         for p in model.parameters():
             p.data = p.data.to(dtype)
-    if metrics is None:  # the run's own, less the data RNG that only a resumed run needs
-        metrics = {k: v for k, v in state["metrics"].items() if k != "data_rng"}
-    return save_checkpoint(out, cfg, model, state["step"], metrics)
+    return save_checkpoint(out, cfg, model, state["step"], state["metrics"] if metrics is None else metrics)
