@@ -12,7 +12,7 @@ def test_eval_minutes_evaluates_and_saves_on_the_clock_not_the_step_count(tmp_pa
     data = tiny_sudoku_set()
     cfg = tiny_cfg(max_steps=250, eval_every=10**6)  # never by the step count
     saves = []
-    monkeypatch.setattr("trm_lib.train.save_checkpoint", lambda *args, **kw: saves.append(args[3]))
+    monkeypatch.setattr("trm_lib.train_run.save_checkpoint", lambda *args, **kw: saves.append(args[3]))
     train(cfg, data, data, out_dir=tmp_path, progress=False, device="cpu", eval_minutes=1, log_every=10**6)
     evals = [r for r in map(json.loads, (tmp_path / "metrics.jsonl").read_text().splitlines()) if "eval" in r]
     times = [r["time_s"] for r in evals]
