@@ -41,12 +41,25 @@ def _mps_available() -> bool:
     return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
 
 
+def precision(device: torch.device) -> torch.dtype:
+    """What training computes in: bf16 autocast on a CUDA GPU that has bf16 (compute capability
+    8.0 and up: A100, H100, RTX 30xx and later), float16 autocast with a gradient scaler on older
+    ones (T4, V100: bf16 there is emulated and slow), float32 elsewhere."""
+    if device.type != "cuda":
+        return torch.float32
+    return torch.bfloat16 if torch.cuda.get_device_capability(device) >= (8, 0) else torch.float16
+
+
+_PRECISION = {torch.bfloat16: "bf16 autocast", torch.float32: "float32",
+              torch.float16: "float16 autocast with a gradient scaler (no bf16 below compute capability 8.0)"}
+
+
 def describe(device: torch.device) -> str:
     """One line: what runs where, and in which precision."""
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         mem = torch.cuda.get_device_properties(device).total_memory / 2**30
-        what = f"cuda ({name}, {mem:.0f} GiB), bf16 autocast"
+        what = f"cuda ({name}, {mem:.0f} GiB), {_PRECISION[precision(device)]}"
     elif device.type == "mps":
         what = "mps (Apple GPU), float32"
     else:
@@ -59,12 +72,20 @@ def banner(device: torch.device) -> None:
 
 
 def autocast(device: torch.device, enabled: bool | None = None) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA by default; elsewhere off unless `enabled=True` (CPU supports bf16 too)."""
+    """Autocast to the device's `precision` (on CUDA: bf16, or float16 on GPUs without bf16);
+    off where that is float32, unless `enabled=True` (bf16: a CPU supports it too)."""
+    dtype = precision(device)
     if enabled is None:
-        enabled = device.type == "cuda"
+        enabled = dtype != torch.float32
     if not enabled:
         return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16 if dtype == torch.float32 else dtype)
+
+
+def grad_scaler(device: torch.device) -> torch.amp.GradScaler | None:
+    """A gradient scaler where training computes in float16 (small gradients would underflow
+    to zero there); None where it is not needed (bf16 has float32's range)."""
+    return torch.amp.GradScaler(device.type) if precision(device) == torch.float16 else None
 
 
 def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -59,17 +59,24 @@ class TrainResult:
 
 def train_iteration(model: TRM, optimizer: torch.optim.Optimizer, carry: Carry, inputs: torch.Tensor,
                     labels: torch.Tensor, recipe: TrainConfig, ema: EMA | None = None,
-                    forward: torch.nn.Module | None = None, local: slice | None = None) -> tuple[Carry, LossOutput]:
+                    forward: torch.nn.Module | None = None, local: slice | None = None,
+                    scaler: torch.amp.GradScaler | None = None) -> tuple[Carry, LossOutput]:
     """One training iteration: halted slots take the new puzzles, one supervision step for
     every slot, the loss, one optimizer step and one EMA step. `forward` runs the step in
-    place of `model` (its DDP wrapper); `local` is this process's slice of the global batch."""
+    place of `model` (its DDP wrapper); `local` is this process's slice of the global batch;
+    `scaler` scales the loss where training computes in float16 (`device.grad_scaler`)."""
     with autocast(inputs.device):
         carry, out = train_step_forward(model, carry, inputs, labels, forward=forward, local=local,
                                         global_size=recipe.batch_size if local is not None else None)
         loss = trm_loss(out.logits, carry.labels, out.q_halt, recipe.loss, recipe.halt_loss_weight)
     optimizer.zero_grad(set_to_none=True)
-    loss.total.backward()
-    optimizer.step()
+    if scaler is None:  # float32 or bf16
+        loss.total.backward()
+        optimizer.step()
+    else:  # float16: scaled so that small gradients do not underflow; a step with inf is skipped
+        scaler.scale(loss.total).backward()
+        scaler.step(optimizer)
+        scaler.update()
     if ema is not None:
         ema.update(model)
     return carry, loss
@@ -103,7 +110,7 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
                                        recipe.lr_min_ratio)
                 inputs, labels = run.next_batch()
                 run.carry, loss = train_iteration(run.model, run.optimizer, run.carry, inputs, labels, recipe,
-                                                  run.ema, run.forward, run.local)
+                                                  run.ema, run.forward, run.local, run.scaler)
                 run.step += 1
                 bar.update(1)
                 run.window.add(loss, run.carry)

@@ -25,6 +25,7 @@ from trm_lib.checkpoint import check_config_matches, config_of, load_weights, re
 from trm_lib.config import Config
 from trm_lib.data.augment import batch_sampler
 from trm_lib.data.puzzles import PuzzleSet
+from trm_lib.device import grad_scaler
 from trm_lib.ema import EMA
 from trm_lib.evaluate import EvalResult, evaluate
 from trm_lib.model import TRM
@@ -54,6 +55,7 @@ class Run:
         slots = torch.zeros(self.local.stop - self.local.start, cfg.model.seq_len, dtype=torch.long, device=device)
         self.carry = initial_carry(model, slots, slots)  # every slot starts halted: the first step fills them
         self.window = MetricsWindow(device)
+        self.scaler = grad_scaler(device)  # float16 only: GPUs without bf16
         self.step, self.saved_step, self.checked_step = 0, 0, 0
         self.history: list[dict] = []
         self.diverged = False
@@ -84,6 +86,8 @@ class Run:
         if self.ema is not None and state["ema"]:
             self.ema.load_state_dict(state["ema"])
         self.carry = train_state.restore(state["train_state"], self.data_gen, self.carry, self.window, self.device)
+        if self.scaler is not None and "scaler" in state["train_state"]:
+            self.scaler.load_state_dict(state["train_state"]["scaler"])
         self.step = self.saved_step = self.checked_step = state["step"]
         self.history = read_history(self.checkpoint.parent / "metrics.jsonl", self.step)
 
@@ -126,6 +130,8 @@ class Run:
         if self.checkpoint is not None and self.rank == 0:
             state = train_state.capture(self.carry if self.world == 1 else None, self.data_gen, self.window,
                                         self.device)
+            if self.scaler is not None:
+                state["scaler"] = self.scaler.state_dict()
             save_checkpoint(self.checkpoint, self.cfg, self.model, self.step,
                             {"last": self.history[-1] if self.history else {}}, self.ema, self.optimizer,
                             train_state=state)

@@ -16,7 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from trm_lib.act import initial_carry
 from trm_lib.config import Config
-from trm_lib.device import autocast, describe, maybe_compile, pick_device
+from trm_lib.device import autocast, describe, grad_scaler, maybe_compile, pick_device, precision
 from trm_lib.limits import check_model_fits
 from trm_lib.losses import trm_loss
 from trm_lib.model import count_parameters
@@ -46,7 +46,7 @@ def _median_seconds(fn, device: torch.device, repeats: int, warmup: int = 1) -> 
 
 def matmul_peak(device: torch.device, repeats: int = 5) -> tuple[float, str]:
     """Measured FLOP/s of a large square matmul in the precision training uses."""
-    dtype, n = (torch.bfloat16, 8192) if device.type == "cuda" else (torch.float32, 2048)
+    dtype, n = (precision(device), 8192) if device.type == "cuda" else (torch.float32, 2048)
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     seconds = _median_seconds(lambda: a @ b, device, repeats)
@@ -65,9 +65,11 @@ class TrainingIteration:
         self.opt = build_optimizer(self.model, cfg.train)
         self.x = torch.randint(2, cfg.model.vocab_size, (batch_size, cfg.model.seq_len), device=device)
         self.carry = initial_carry(self.model, self.x, self.x)
+        self.scaler = grad_scaler(device)
 
     def __call__(self) -> None:
-        self.carry, _ = train_iteration(self.model, self.opt, self.carry, self.x, self.x, self.cfg.train)
+        self.carry, _ = train_iteration(self.model, self.opt, self.carry, self.x, self.x, self.cfg.train,
+                                        scaler=self.scaler)
 
     @torch.no_grad()
     def infer(self) -> None:
