@@ -60,7 +60,7 @@ def test_bench_reports_throughput_and_fraction_of_peak(capsys):
 
 
 def test_solve_prints_an_unchanged_grid_once_and_says_where_the_model_halted(capsys):
-    # the shipped 6x6 model halts early on the README's puzzle; later steps change nothing
+    # the shipped 6x6 model halts early on the puzzle trm_lib/README.md solves; later steps change nothing
     assert main(["solve", "--checkpoint", "trm_lib/pretrained/sudoku6-cpu.pt", "--device", "cpu",
                  "--puzzle", ".4....2....16.......1.3.41........45"]) == 0
     text = capsys.readouterr().out

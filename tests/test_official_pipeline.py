@@ -2,7 +2,7 @@
 
 The augmentation pool and its epochs, Maze-Hard without augmentation, subsampling the
 original files, the puzzle embedding outside the EMA, n_sup = 1, exploration drawn for the
-global batch, a checkpoint per evaluation, and the README naming every difference left.
+global batch, a checkpoint per evaluation, and trm_lib/README.md naming every difference left.
 """
 import json
 from pathlib import Path
@@ -118,13 +118,13 @@ def test_keep_checkpoints_keeps_one_per_evaluation(tmp_path):
     assert get_preset("sudoku-extreme-mlp").train.keep_checkpoints is True
 
 
-def test_readme_names_every_remaining_difference_from_the_paper_and_the_official_code():
-    text = (ROOT / "README.md").read_text()
+def test_the_library_readme_names_every_remaining_difference_from_the_paper_and_the_official_code():
+    text = (ROOT / "trm_lib" / "README.md").read_text()
     section = text.split("## Faithful to the paper, and where it says otherwise", 1)[1].split("\n## ", 1)[0]
     for needle in ("bf16", "sparse", "continue", "0.5", "CPU presets", "Sudoku-Extreme", "Maze-Hard",
-                   "not directly comparable", "50,000 epochs", "AdamATan2", "order of the additions",
+                   "not directly comparable", "50,000 epochs", "AdamATan2",
                    "augment_pool", "without augmentation", "--subsample", "EMA", "exploration",
-                   "keep_checkpoints", "lr_min_ratio"):
+                   "keep_checkpoints", "lr_min_ratio", "65,104", "6,510", "is refused", "SignSGD"):
         assert needle in section, f"the README's differences section does not mention {needle!r}"
     # where the paper's text may name another length or AdamW, the section says how to set them
     assert "train.max_steps" in section and "train.optimizer=adamw" in section

@@ -51,7 +51,7 @@ def _plural(n: float, noun: str) -> str:
 
 
 def versions() -> list[Finding]:
-    """Python 3.10+, and each requirement installed at (at least) its tested version."""
+    """Python 3.10+, and each requirement installed at (at least) the version the course needs."""
     found = [Finding(sys.version_info >= (3, 10), f"Python {platform.python_version()}"
                      + ("" if sys.version_info >= (3, 10) else ": the course needs 3.10 or newer"))]
     for line in REQUIREMENTS.read_text().splitlines():
@@ -65,7 +65,7 @@ def versions() -> list[Finding]:
             found.append(Finding(False, f"{name}: not installed (pip install -r requirements.txt)"))
             continue
         ok = _as_tuple(have) >= _as_tuple(wanted)
-        found.append(Finding(ok, f"{name} {have}" + ("" if ok else f": older than the tested {wanted}")))
+        found.append(Finding(ok, f"{name} {have}" + ("" if ok else f": older than the {wanted} the course needs")))
     return found
 
 
