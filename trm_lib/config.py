@@ -145,7 +145,7 @@ class Config:
 
 def _type_problems(record: type, values: dict[str, Any]) -> list[str]:
     """`values` of the wrong kind for the fields of `record` (an edited checkpoint's config, a
-    Python value given as an override), and numbers that are NaN or infinite."""
+    Python value given as an override); the values themselves the record checks when made."""
     problems = []
     for f in fields(record):
         if f.name not in values:
@@ -153,12 +153,12 @@ def _type_problems(record: type, values: dict[str, Any]) -> list[str]:
         value, kind = values[f.name], f.type
         if kind == "int" and type(value) is not int:
             problems.append(f"{f.name} must be an integer, got {value!r}")
-        elif kind == "float" and (type(value) not in (int, float) or not math.isfinite(value)):
+        elif kind == "float" and type(value) not in (int, float):
             problems.append(f"{f.name} must be a finite number, got {value!r}")
         elif kind == "bool" and type(value) is not bool:
             problems.append(f"{f.name} must be true or false, got {value!r}")
-        elif kind.startswith("tuple") and not (isinstance(value, tuple) and all(
-                type(v) in (int, float) and math.isfinite(v) for v in value)):
+        elif kind.startswith("tuple") and not (isinstance(value, tuple) and all(type(v) in (int, float)
+                                                                            for v in value)):
             problems.append(f"{f.name} must be finite numbers, got {value!r}")
     return problems
 

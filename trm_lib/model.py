@@ -68,12 +68,16 @@ class ModelConfig:
         return self.puzzle_emb_len + self.seq_len
 
     @property
+    def ablations(self) -> list[str]:
+        """The paper's ablations this config names (none for TRM itself; at most one is valid)."""
+        named = (("gradient=one_step", self.gradient == "one_step"), ("latents=z_only", self.latents == "z_only"),
+                 ("separate_nets", self.separate_nets))
+        return [name for name, on in named if on]
+
+    @property
     def ablation(self) -> str | None:
         """The ablation this config names, or None for TRM itself."""
-        chosen = [name for name, on in (("gradient=one_step", self.gradient == "one_step"),
-                                        ("latents=z_only", self.latents == "z_only"),
-                                        ("separate_nets", self.separate_nets)) if on]
-        return chosen[0] if chosen else None
+        return self.ablations[0] if self.ablations else None
 
     def validate(self) -> None:
         problems = [f"{name} must be >= 1, got {getattr(self, name)}" for name in
@@ -100,8 +104,7 @@ class ModelConfig:
             problems.append(f"gradient is {self.gradient!r}, expected 'last_recursion' or 'one_step'")
         if self.latents not in ("y_and_z", "z_only"):
             problems.append(f"latents is {self.latents!r}, expected 'y_and_z' or 'z_only'")
-        ablations = (self.gradient == "one_step") + (self.latents == "z_only") + bool(self.separate_nets)
-        if ablations > 1:
+        if len(self.ablations) > 1:
             problems.append("the ablations gradient=one_step, latents=z_only and separate_nets change one thing "
                             "at a time; choose one")
         if problems:

@@ -55,12 +55,10 @@ class TwoNetworkTRM(TRM):
         return y, z
 
 
+VARIANTS: dict[str | None, type[TRM]] = {None: TRM, "gradient=one_step": OneStepGradientTRM,
+                                         "latents=z_only": SingleLatentTRM, "separate_nets": TwoNetworkTRM}
+
+
 def build_model(cfg: ModelConfig) -> TRM:
     """TRM, or the ablation the config names."""
-    if cfg.gradient == "one_step":
-        return OneStepGradientTRM(cfg)
-    if cfg.latents == "z_only":
-        return SingleLatentTRM(cfg)
-    if cfg.separate_nets:
-        return TwoNetworkTRM(cfg)
-    return TRM(cfg)
+    return VARIANTS[cfg.ablation](cfg)
