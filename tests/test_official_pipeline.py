@@ -124,7 +124,7 @@ def test_the_library_readme_names_every_remaining_difference_from_the_paper_and_
     for needle in ("bf16", "sparse", "continue", "0.5", "CPU presets", "Sudoku-Extreme", "Maze-Hard",
                    "not directly comparable", "50,000 epochs", "AdamATan2",
                    "augment_pool", "without augmentation", "--subsample", "EMA", "exploration",
-                   "keep_checkpoints", "lr_min_ratio", "65,104", "6,510", "is refused", "SignSGD"):
+                   "keep_checkpoints", "lr_min_ratio", "65,104", "6,510", "is refused", "PuzzleEmbeddingSignSGD"):
         assert needle in section, f"the README's differences section does not mention {needle!r}"
     # where the paper's text may name another length or AdamW, the section says how to set them
     assert "train.max_steps" in section and "train.optimizer=adamw" in section

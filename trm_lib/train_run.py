@@ -10,6 +10,7 @@ the loss stops being a number.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 from pathlib import Path
@@ -23,6 +24,8 @@ from trm_lib import train_state
 from trm_lib.act import initial_carry
 from trm_lib.checkpoint import check_config_matches, config_of, load_weights, read_checkpoint, save_checkpoint
 from trm_lib.config import Config
+from trm_lib.arc_eval import ArcResult, evaluate_arc
+from trm_lib.data.arc_set import ArcBatches, ArcSet
 from trm_lib.data.augment import batch_sampler
 from trm_lib.data.puzzles import PuzzleSet
 from trm_lib.device import grad_scaler
@@ -50,8 +53,11 @@ class Run:
         self.checkpoint = out / "last.pt" if out else None
         self.local = slice(rank * recipe.batch_size // world, (rank + 1) * recipe.batch_size // world)
         self.data_gen = torch.Generator().manual_seed(recipe.seed + 1)
-        self.draw = batch_sampler(train_set, recipe.batch_size, recipe.augment, recipe.augment_pool,
-                                  seed=recipe.seed + 2)
+        if train_set.task == "arc":  # the build holds the augmentations; batches pack whole puzzles
+            self.draw = ArcBatches(train_set, recipe.batch_size, seed=recipe.seed + 2)
+        else:
+            self.draw = batch_sampler(train_set, recipe.batch_size, recipe.augment, recipe.augment_pool,
+                                      seed=recipe.seed + 2)
         slots = torch.zeros(self.local.stop - self.local.start, cfg.model.seq_len, dtype=torch.long, device=device)
         self.carry = initial_carry(model, slots, slots)  # every slot starts halted: the first step fills them
         self.window = MetricsWindow(device)
@@ -61,9 +67,11 @@ class Run:
         self.diverged = False
         self.bar_fields: dict[str, str] = {}  # what the progress bar shows after the rate
 
-    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        inputs, labels = self.draw(self.step, self.data_gen)  # the same on every process and on resume
-        return inputs[self.local], labels[self.local]
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(inputs, labels, puzzle ids or None: all 0) of this process's slots."""
+        batch = self.draw(self.step, self.data_gen)  # the same on every process and on resume
+        inputs, labels, ids = batch if len(batch) == 3 else (*batch, None)
+        return inputs[self.local], labels[self.local], None if ids is None else ids[self.local]
 
     def all_agree(self, flag: bool) -> bool:
         """True on every process when it is true on any (a stop must stop them all)."""
@@ -152,9 +160,10 @@ class Run:
             bar.write(f"step {self.step}: test {result} [EMA weights]")
         self.save(keep=self.cfg.train.keep_checkpoints)
 
-    def evaluate(self, test_set: PuzzleSet, progress: bool = False) -> EvalResult:
+    def evaluate(self, test_set: PuzzleSet | ArcSet, progress: bool = False) -> EvalResult | ArcResult:
         n_steps = self.cfg.train.eval_steps or None
-        if self.ema is None:
-            return evaluate(self.model, test_set, n_steps, device=self.device, progress=progress)
-        with self.ema.applied(self.model):
+        with self.ema.applied(self.model) if self.ema is not None else contextlib.nullcontext():
+            if test_set.task == "arc":
+                return evaluate_arc(self.model, test_set, n_steps, self.cfg.train.eval_copies or None,
+                                    device=self.device, progress=progress)
             return evaluate(self.model, test_set, n_steps, device=self.device, progress=progress)

@@ -3,6 +3,7 @@
   data sudoku --size N --count K --seed S --out FILE [--hard] [--exclude TRAIN_FILE]
   data maze   --size N [--perfect [--construction C]] [--min-path L] --count K --seed S --out FILE [--exclude TRAIN_FILE]
   data check  FILE [FILE ...]
+  data arc    [--version arcagi|kaggle2025] [--max-side N] [--num-aug K] [--show TASK]   (trm_lib.cli.arc)
 
 `--exclude` skips any puzzle equivalent (under the augmentations) to one in the given files,
 so a test set can be made disjoint from its training set; a file never holds two
@@ -15,14 +16,15 @@ import time
 
 from tqdm import tqdm
 
+from trm_lib.cli.arc import add_data_parser as add_arc_parser, run_data as run_arc
 from trm_lib.data import sudoku as sd
 from trm_lib.data.generate import check_file, equivalence_index, maze_rows, rating_histogram, sudoku_rows
 from trm_lib.data.puzzles import PuzzleSet, write_rows
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("data", help="generate Sudoku / maze sets, check puzzle files")
-    sub = p.add_subparsers(dest="data_command", metavar="{sudoku,maze,check}")
+    p = subparsers.add_parser("data", help="generate Sudoku / maze sets, check puzzle files, build ARC-AGI")
+    sub = p.add_subparsers(dest="data_command", metavar="{sudoku,maze,check,arc}")
     sub.required = True
     s = sub.add_parser("sudoku", help="uniquely solvable N x N Sudoku")
     s.add_argument("--size", type=int, required=True, choices=sorted(sd.BOX_SHAPES))
@@ -49,6 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                        help="skip puzzles equivalent to one in these files")
     c = sub.add_parser("check", help="verify every row of puzzle files, print a summary")
     c.add_argument("files", nargs="+")
+    add_arc_parser(sub)
     return p
 
 
@@ -82,6 +85,8 @@ def check(path: str) -> PuzzleSet:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.data_command == "arc":
+        return run_arc(args)
     if args.data_command == "check":
         for path in args.files:
             check(path)

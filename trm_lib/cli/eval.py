@@ -1,4 +1,5 @@
-"""`python -m trm_lib eval --checkpoint FILE --data FILE.csv [--steps K] [--predictions-out FILE.csv]`"""
+"""`python -m trm_lib eval --checkpoint FILE --data FILE.csv [--steps K] [--predictions-out FILE.csv]`;
+ARC checkpoints need no --data (trm_lib.cli.arc)."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +11,8 @@ from trm_lib.device import banner, pick_device
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="exact, cell and valid accuracy of a checkpoint on a puzzle file")
     p.add_argument("--checkpoint", required=True, help="a last.pt written by `train`, or a shipped one")
-    p.add_argument("--data", required=True, help="puzzle CSV (ours or the original format)")
+    p.add_argument("--data", default=None, help="puzzle CSV (ours or the original format); an ARC checkpoint "
+                   "needs none: it is scored on the build it was trained on")
     p.add_argument("--steps", type=positive_int, default=None,
                    help="supervision steps (default: its train.eval_steps, else the n_sup it was trained "
                         "with; more is test-time scaling)")
@@ -21,6 +23,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--raw", action="store_true", help="use the raw weights instead of the EMA ones")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     p.add_argument("--batch-size", type=positive_int, default=256, help="puzzles per forward pass (default: 256)")
+    arc = p.add_argument_group("ARC checkpoints")
+    arc.add_argument("--copies", type=positive_int, default=None,
+                     help="augmented copies of each test input to vote over (default: its train.eval_copies, "
+                          "else every copy of the build)")
+    arc.add_argument("--split", choices=["test", "seen"], default="test",
+                     help="test: the evaluation tasks' test inputs; seen: the training tasks' (trained on)")
+    arc.add_argument("--submission-out", default=None, metavar="FILE.json",
+                     help="write two attempts per test input in the ARC Prize submission format")
     return p
 
 
@@ -30,10 +40,16 @@ def run(args: argparse.Namespace) -> int:
     from trm_lib.data.puzzles import PuzzleSet, load_puzzles, save_puzzles
 
     if args.predictions_out:
-        _refuse_to_overwrite(args.predictions_out, {"--data": args.data, "--checkpoint": args.checkpoint})
+        _refuse_to_overwrite(args.predictions_out, {"--data": args.data or "", "--checkpoint": args.checkpoint})
     device = pick_device(args.device)
     banner(device)
     model, cfg, state = load_model(args.checkpoint, use_ema=not args.raw, device=device)
+    if cfg.task == "arc":
+        from trm_lib.cli.arc import run_eval
+        return run_eval(args, model, cfg, state, device)
+    if not args.data:
+        raise ValueError(f"give the puzzles to score: --data FILE.csv (a {cfg.task} {cfg.grid_size}x{cfg.grid_size} "
+                         f"set, such as datasets/{cfg.dataset}/test.csv.gz)")
     puzzles = load_puzzles(args.data, progress=True)
     if (puzzles.task, puzzles.seq_len) != (cfg.task, cfg.model.seq_len):
         raise ValueError(f"{args.data} holds {puzzles.task} {puzzles.size}x{puzzles.size} puzzles, "

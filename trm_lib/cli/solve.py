@@ -12,8 +12,11 @@ from trm_lib.data.text import parse_puzzle
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("solve", help="print the model's answer after every supervision step")
     p.add_argument("--checkpoint", required=True, help="a last.pt written by `train`, or a shipped one")
-    p.add_argument("--puzzle", required=True,
+    p.add_argument("--puzzle", default=None,
                    help="row-major cells: Sudoku digits with '.' for blanks, or maze chars '# SG'")
+    p.add_argument("--task", default=None, help="ARC checkpoints: a task id of its build, e.g. 66e6c45b")
+    p.add_argument("--copies", type=positive_int, default=None,
+                   help="ARC: augmented copies to vote over (default: as the checkpoint evaluates)")
     p.add_argument("--steps", type=positive_int, default=None, help="supervision steps (default: as trained)")
     p.add_argument("--halt", action="store_true",
                    help="stop at the first step where the model halts (halting probability above 0.5) "
@@ -44,6 +47,13 @@ def run(args: argparse.Namespace) -> int:
 
     device = pick_device(args.device)
     model, cfg, _ = load_model(args.checkpoint, device=device)
+    if cfg.task == "arc":
+        if not args.task:
+            raise ValueError("an ARC model solves a task of its build: give --task ID")
+        from trm_lib.cli.arc import run_solve
+        return run_solve(args, model, cfg, device)
+    if not args.puzzle:
+        raise ValueError(f"give the puzzle: --puzzle with a {cfg.task} {cfg.grid_size}x{cfg.grid_size} grid")
     tokens = parse_puzzle(args.puzzle, cfg.task, cfg.grid_size)
     solution_of(cfg.task, tokens[0])  # a puzzle without a solution is refused before the model runs
     x = torch.as_tensor(tokens, device=device)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm.auto import tqdm
 
 PAD, EOS, COLOUR0 = 0, 1, 2
 ARC_VOCAB = 12
@@ -107,16 +108,22 @@ def augment_task(task: ArcTask, num_aug: int, rng: np.random.RandomState) -> lis
     return kept
 
 
-def build_groups(subsets: list[tuple[str, list[ArcTask]]], num_aug: int = 1000,
-                 seed: int = 42) -> list[tuple[str, ArcTask, list[Augmentation]]]:
+def build_groups(subsets: list[tuple[str, list[ArcTask]]], num_aug: int = 1000, seed: int = 42,
+                 rng: np.random.RandomState | None = None,
+                 progress: bool = False) -> list[tuple[str, ArcTask, list[Augmentation]]]:
     """Every task of the `(subset name, tasks)` list with its augmentations, in the official
-    order: each subset shuffled, then augmented task by task."""
-    rng = np.random.RandomState(seed)
+    order: each subset shuffled, then augmented task by task. `rng` (default: seeded with
+    `seed`) goes on to draw the rest of the build, as the official's one global stream does."""
+    rng = np.random.RandomState(seed) if rng is None else rng
     groups = []
-    for subset, tasks in subsets:
-        order = list(tasks)
-        rng.shuffle(order)
-        groups += [(subset, task, augment_task(task, num_aug, rng)) for task in order]
+    with tqdm(total=sum(len(t) for _, t in subsets), desc="augmenting ARC tasks", unit=" tasks", delay=2.0,
+              leave=False, disable=not progress) as bar:
+        for subset, tasks in subsets:
+            order = list(tasks)
+            rng.shuffle(order)
+            for task in order:
+                groups.append((subset, task, augment_task(task, num_aug, rng)))
+                bar.update(1)
     return groups
 
 
