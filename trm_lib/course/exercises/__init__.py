@@ -18,8 +18,12 @@ from trm_lib.course.exercises.lesson06 import check_changes_per_step, check_conf
 from trm_lib.course.exercises.lesson07 import check_is_shortest_path
 from trm_lib.course.exercises.lesson08 import reference_exact_per_step, check_exact_per_step, check_fit_probe
 from trm_lib.course.exercises.lesson09 import check_my_trm, reference_train_step, check_train_step
+from trm_lib.course.exercises.lesson10 import reference_undo_augmentation, check_undo_augmentation, check_rank_answers
 
 __all__ = [
+    "reference_undo_augmentation",
+    "check_undo_augmentation",
+    "check_rank_answers",
     "check_rms_norm",
     "check_swiglu",
     "ReferenceMixerBlock",
