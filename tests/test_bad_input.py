@@ -79,7 +79,7 @@ CASES = [
     ("config: a field missing", EVAL.replace("{ckpt}", "{ckpt_no_field}"), "config is not valid: lacks the field 'model.vocab_size'"),
     ("config: an unknown field", EVAL.replace("{ckpt}", "{ckpt_unknown_field}"), "config is not valid: unknown field model.colour"),
     ("config: a wrong type", EVAL.replace("{ckpt}", "{ckpt_str_field}"), "hidden_size must be an integer, got '16'"),
-    ("config: another task", EVAL.replace("{ckpt}", "{ckpt_chess}"), "task is 'chess', expected 'sudoku' or 'maze'"),
+    ("config: another task", EVAL.replace("{ckpt}", "{ckpt_chess}"), "task is 'chess', expected 'sudoku', 'maze' or 'arc'"),
     ("config: grid and seq_len disagree", EVAL.replace("{ckpt}", "{ckpt_grid_6}"), "a sudoku 6x6 needs model.seq_len=36"),
     ("all-NaN weights", EVAL.replace("{ckpt}", "{ckpt_nan}"), "weights are NaN or infinite"),
     ("resume from a shipped model", TRAIN.replace("{tmp}/run", "{shipped_run}"), "holds weights only"),
