@@ -168,10 +168,11 @@ def score(arc_set: ArcSet, preds: np.ndarray, q: np.ndarray, n_steps: int) -> Ar
 
 def evaluate_arc(model: TRM, arc_set: ArcSet, n_steps: int | None = None, copies: int | None = None,
                  batch_size: int = 256, device: torch.device | None = None, progress: bool = False) -> ArcResult:
-    """pass@1 and pass@2 of `model` on a test split, voting over `copies` augmented copies of
+    """pass@1 and pass@2 of `model` on a test (or seen) split, voting over `copies` augmented copies of
     each test input (None: every copy the build holds)."""
-    if arc_set.split != "test":
-        raise ValueError("ARC is scored on a test split (the evaluation tasks' test inputs)")
+    if arc_set.split == "train":
+        raise ValueError("ARC is scored on a test split (the evaluation tasks' test inputs) or on `seen` (the "
+                         "training tasks'), not on the train split")
     if copies is not None:
         arc_set = arc_set.copies(copies)
     n_steps = n_steps or model.cfg.n_sup
