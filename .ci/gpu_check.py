@@ -9,8 +9,7 @@ results into OUT_DIR as soon as it finishes:
 
     env        the GPU, torch and CUDA versions                          -> env.json
     tests      tests/test_cuda.py (bf16 on CUDA against float32 on CPU)   -> tests.xml
-    bench-*    `bench` on the paper presets at batch 768, eager and with torch.compile (arc1-att
-               eager only: its peak memory holds the 1.4 GiB puzzle-embedding table)
+    bench-*    `bench` on the paper presets at batch 768, eager and with torch.compile
                                                                           -> bench-PRESET[-compiled].json
     train      sudoku-extreme-mlp from scratch, the time that is left up to 5 minutes,
                1,000 test puzzles evaluated every minute                  -> metrics.jsonl (copied as it grows)
@@ -59,14 +58,13 @@ class Plan:
     """The sizes of one run: the full GPU check, or the same parts at toy sizes on the CPU."""
 
     device: str
-    presets: tuple[str, ...] = ("sudoku-extreme-mlp", "maze-hard-att", "arc1-att")
-    compiled_presets: tuple[str, ...] = ("sudoku-extreme-mlp", "maze-hard-att")  # benched with torch.compile too
+    presets: tuple[str, ...] = ("sudoku-extreme-mlp", "maze-hard-att")
     batch: int = 768
     repeats: int = 5
     model: list[str] = field(default_factory=list)  # overrides for every preset
     compile: bool = True
     bench_limits: dict[str, float] = field(default_factory=lambda: {
-        "sudoku-extreme-mlp": 35, "maze-hard-att": 50, "arc1-att": 45,
+        "sudoku-extreme-mlp": 35, "maze-hard-att": 50,
         "sudoku-extreme-mlp-compiled": 60, "maze-hard-att-compiled": 65})
     env_limit: float = 20
     tests_limit: float = 75
@@ -109,7 +107,7 @@ def build_parts(plan: Plan, out: Path, work: Path) -> list[Part]:
              f"--junitxml={out / 'tests.xml'}"]
     parts.append(Part("tests", tests, plan.tests_limit))
     for compiled in (False, True):
-        for preset in plan.compiled_presets if compiled else plan.presets:
+        for preset in plan.presets:
             name = f"{preset}-compiled" if compiled else preset
             argv = [py, "-m", "trm_lib", "bench", "--preset", preset, "--batch-size", str(plan.batch),
                     "--repeats", str(plan.repeats), "--device", plan.device,

@@ -89,7 +89,7 @@ class PuzzleEmbeddingSignSGD:
 
     @torch.no_grad()
     def step(self) -> None:
-        used = self.model.rows_in_use
+        used = getattr(self.model, "rows_in_use", None)  # a model without the table (lesson 09's) has none
         if used is None or used[1].grad is None:
             return
         ids, grad = used[0], used[1].grad

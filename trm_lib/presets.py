@@ -29,7 +29,7 @@ _CPU_TRAIN = TrainConfig(batch_size=64, lr=2e-3, puzzle_emb_lr=2e-3, weight_deca
 # measured on the builds (`python -m trm_lib data arc`): train examples in one epoch (every task
 # group once) and puzzle ids (0, the blank, and one per train puzzle)
 ARC1_EPOCH_EXAMPLES, ARC1_PUZZLE_IDS = 3_081, 730_515
-ARC2_EPOCH_EXAMPLES, ARC2_PUZZLE_IDS = 4_666, 1_000_000
+ARC2_EPOCH_EXAMPLES, ARC2_PUZZLE_IDS = 4_666, 1_045_839
 _SMALL = dict(hidden_size=64, puzzle_emb_len=4, T=2, n=2)  # the CPU presets' network
 
 # The paper presets follow the official README's commands: Sudoku-Extreme built with

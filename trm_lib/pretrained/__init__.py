@@ -50,4 +50,5 @@ def export_weights(run_checkpoint: str | Path, out: str | Path, metrics: dict | 
     if dtype is not None:
         for p in model.parameters():
             p.data = p.data.to(dtype)
+        model.puzzle_emb = model.puzzle_emb.to(dtype)  # the table is a buffer
     return save_checkpoint(out, cfg, model, state["step"], state["metrics"] if metrics is None else metrics)
