@@ -154,3 +154,24 @@ def test_the_combined_optimizer_refuses_what_it_cannot_do_instead_of_doing_it_qu
     with pytest.raises(AttributeError):
         opt.register_step_post_hook(lambda *args: None)
     assert len(opt.param_groups) == 2
+
+
+class _OwnTable(torch.nn.Module):
+    """A model that holds its puzzle table as a parameter and indexes it itself (lesson 09's TRM)."""
+
+    def __init__(self):
+        super().__init__()
+        self.puzzle_emb = torch.nn.Parameter(torch.ones(3, 2))
+        self.weight = torch.nn.Parameter(torch.ones(2))
+
+
+def test_a_parameter_table_is_trained_by_sign_sgd_not_by_the_networks_optimizer():
+    model = _OwnTable()
+    opt = build_optimizer(model, TrainConfig(lr=0.5, weight_decay=0.0, puzzle_emb_lr=0.1, puzzle_emb_weight_decay=0.5))
+    assert [p for g in opt.optimizers[0].param_groups for p in g["params"]] == [model.weight]
+    opt.zero_grad()
+    (model.puzzle_emb[0] * torch.tensor([1e-6, -3.0])).sum().backward()  # row 0 only; rows 1-2 get zero
+    opt.step()
+    decayed = 1 - 0.1 * 0.5
+    torch.testing.assert_close(model.puzzle_emb.detach(), torch.tensor([[decayed - 0.1, decayed + 0.1],
+                                                                        [decayed, decayed], [decayed, decayed]]))

@@ -155,14 +155,14 @@ def score(arc_set: ArcSet, preds: np.ndarray, q: np.ndarray, n_steps: int) -> Ar
         ranked[(arc_set.tasks[t].id, k)] = order
         hits = [any(np.array_equal(c.grid, truth) for c in order[:n]) for n in PASS_KS]
         per_task.setdefault(t, {})[k] = hits
-    tasks = sorted({int(arc_set.puzzle_task[p]) for p in range(len(arc_set.puzzle_id))})
+    tasks = sorted(set(arc_set.group_tasks.tolist()))
     pass_at = {}
     for i, n in enumerate(PASS_KS):
         scores = [np.mean([per_task.get(t, {}).get(k, [False] * len(PASS_KS))[i]
                            for k in range(len(arc_set.tasks[t].test))]) for t in tasks]
         pass_at[n] = float(np.mean(scores)) if scores else 0.0
     copies = int(np.max(np.diff(arc_set.group_start))) if arc_set.num_groups else 0
-    return ArcResult(pass_at, len(tasks), sum(len(arc_set.tasks[t].test) for t in tasks), copies, n_steps,
+    return ArcResult(pass_at, len(tasks), arc_set.test_inputs, copies, n_steps,
                      right / max(len(preds), 1), ranked)
 
 

@@ -89,20 +89,32 @@ class PuzzleEmbeddingSignSGD:
 
     @torch.no_grad()
     def step(self) -> None:
-        used = getattr(self.model, "rows_in_use", None)  # a model without the table (lesson 09's) has none
-        if used is None or used[1].grad is None:
+        ids, grad = self._batch_rows()
+        if ids is None:
             return
-        ids, grad = used[0], used[1].grad
         if dist.is_initialized() and dist.get_world_size() > 1:
             ids, grad = _all_gather(ids), _all_gather(grad)
         unique, inverse = ids.unique(return_inverse=True)
         summed = grad.new_zeros(len(unique), grad.shape[1]).index_add_(0, inverse, grad)
         group, table = self.param_groups[0], self.model.puzzle_emb
         table[unique] = table[unique] * (1 - group["lr"] * group["weight_decay"]) - group["lr"] * summed.sign()
-        self.model.rows_in_use = None
+        if not isinstance(table, nn.Parameter):
+            self.model.rows_in_use = None  # used once: the next training forward makes its rows afresh
+
+    def _batch_rows(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(ids, gradients) of the rows the last training forward read. A model whose table is a
+        parameter that it indexes itself (lesson 09's own TRM) has a dense gradient: every row."""
+        table = self.model.puzzle_emb
+        if isinstance(table, nn.Parameter):
+            return (None, None) if table.grad is None else (torch.arange(len(table), device=table.device), table.grad)
+        used = self.model.rows_in_use
+        return (None, None) if used is None or used[1].grad is None else (used[0], used[1].grad)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Nothing to clear: every training forward makes its rows afresh."""
+        """A parameter table's gradient is cleared; the batch's rows (`rows_in_use`) are not: training
+        clears gradients between its forward and its backward, and the rows are fresh each forward."""
+        if isinstance(self.model.puzzle_emb, nn.Parameter):
+            self.model.puzzle_emb.grad = None
 
     def state_dict(self) -> dict:
         return {"param_groups": [{k: v for k, v in g.items() if k != "params"} for g in self.param_groups]}
@@ -153,7 +165,7 @@ class Optimizers:
 
 def build_optimizer(model: nn.Module, train: TrainConfig) -> Optimizers:
     """The network's optimizer (AdamATan2 or AdamW), and sign-SGD for the puzzle embedding."""
-    net = [p for p in model.parameters() if p.requires_grad]
+    net = [p for n, p in model.named_parameters() if p.requires_grad and n != "puzzle_emb"]
     group = dict(params=net, lr=train.lr, weight_decay=train.weight_decay, base_lr=train.lr)
     if train.optimizer == "adam_atan2":
         main = AdamATan2([group], lr=train.lr, betas=train.betas)

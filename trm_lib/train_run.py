@@ -69,8 +69,7 @@ class Run:
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(inputs, labels, puzzle ids or None: all 0) of this process's slots."""
-        batch = self.draw(self.step, self.data_gen)  # the same on every process and on resume
-        inputs, labels, ids = batch if len(batch) == 3 else (*batch, None)
+        inputs, labels, ids = self.draw(self.step, self.data_gen)  # the same on every process and on resume
         return inputs[self.local], labels[self.local], None if ids is None else ids[self.local]
 
     def all_agree(self, flag: bool) -> bool:

@@ -38,8 +38,7 @@ def run_data(args: argparse.Namespace) -> int:
     for name, split in (("train", train), ("test", test), ("seen", seen)):
         print(f"  {name:5}: {split.num_groups:5,} tasks  {len(split.puzzle_id):9,} puzzles  {len(split):9,} examples")
     print(f"  one epoch (every task once): {ArcBatches(train, 1, 0).per_epoch:,} train examples")
-    print(f"  puzzle ids: {train.num_puzzle_ids:,} (0 is blank); test inputs scored: "
-          f"{sum(len(t.test) for t in {test.tasks[i].id: test.tasks[i] for i in test.puzzle_task}.values())}")
+    print(f"  puzzle ids: {train.num_puzzle_ids:,} (0 is blank); test inputs scored: {test.test_inputs}")
     if args.show:
         task = next((t for t in train.tasks if t.id == args.show), None)
         if task is None:
@@ -62,12 +61,12 @@ def side_by_side(*grids: np.ndarray, titles: tuple[str, ...] = ()) -> str:
     return "\n".join(lines)
 
 
-def draw_task(task) -> str:
+def draw_task(task, tests: bool = True) -> str:
+    """A task's demonstrations and, with `tests`, its test pairs, as text."""
     parts = [f"task {task.id}: {len(task.train)} demonstrations, {len(task.test)} test inputs"]
-    for k, (i, o) in enumerate(task.train):
-        parts.append(side_by_side(i, o, titles=(f"demo {k + 1} in", "out")))
-    for k, (i, o) in enumerate(task.test):
-        parts.append(side_by_side(i, o, titles=(f"test {k + 1} in", "out")))
+    parts += [side_by_side(i, o, titles=(f"demo {k + 1} in", "out")) for k, (i, o) in enumerate(task.train)]
+    if tests:
+        parts += [side_by_side(i, o, titles=(f"test {k + 1} in", "out")) for k, (i, o) in enumerate(task.test)]
     return "\n\n".join(parts)
 
 
@@ -104,10 +103,10 @@ def run_solve(args: argparse.Namespace, model, cfg, device) -> int:
     from trm_lib.arc_eval import evaluate_arc
 
     _, test, seen = splits_of(cfg, progress=False)
-    split = test if args.task in {test.tasks[i].id for i in test.puzzle_task} else seen
+    split = test if args.task in {test.tasks[t].id for t in test.group_tasks} else seen
     one = split.only(args.task)
     task = one.tasks[int(one.puzzle_task[0])]
-    print(_demos(task))
+    print(draw_task(task, tests=False))
     if split is seen:
         print("(a training task: its test outputs were trained on)")
     result = evaluate_arc(model, one, args.steps, args.copies or cfg.train.eval_copies or None, device=device)
@@ -120,9 +119,3 @@ def run_solve(args: argparse.Namespace, model, cfg, device) -> int:
         solved = [np.array_equal(g, truth_out) for g in grids]
         print("solved by attempt " + str(solved.index(True) + 1) if any(solved) else "not solved in two attempts")
     return 0
-
-
-def _demos(task) -> str:
-    parts = [f"task {task.id}: {len(task.train)} demonstrations, {len(task.test)} test inputs"]
-    parts += [side_by_side(i, o, titles=(f"demo {k + 1} in", "out")) for k, (i, o) in enumerate(task.train)]
-    return "\n\n".join(parts)

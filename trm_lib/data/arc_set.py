@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from trm_lib.data.arc import PAD, ArcTask, Augmentation, build_groups, to_canvas
+from trm_lib.data.arc import IDENTITY, PAD, ArcTask, Augmentation, build_groups, to_canvas
 from trm_lib.losses import IGNORE_INDEX
 
 VERSIONS = {"arcagi": "ARC-AGI-1", "kaggle2025": "ARC-AGI-2"}
@@ -91,6 +91,16 @@ class ArcSet:
     def __len__(self) -> int:
         return len(self.example_pair)
 
+    @property
+    def group_tasks(self) -> np.ndarray:
+        """(G,) the task (index into `tasks`) of every group."""
+        return self.puzzle_task[self.group_start[:-1]]
+
+    @property
+    def test_inputs(self) -> int:
+        """The test inputs of the split's tasks: what a test (or seen) split is scored on."""
+        return sum(len(self.tasks[t].test) for t in self.group_tasks)
+
     def augmentation(self, puzzle: int) -> Augmentation:
         aug = self.puzzle_aug[puzzle]
         return Augmentation(int(aug[0]), tuple(int(c) for c in aug[1:]))
@@ -98,7 +108,7 @@ class ArcSet:
     def name(self, puzzle: int) -> str:
         """The official identifier: the task id, then the augmentation's suffix unless it is the original."""
         aug = self.augmentation(puzzle)
-        return self.tasks[self.puzzle_task[puzzle]].id + (aug.name if aug.tid or aug.colours != tuple(range(10)) else "")
+        return self.tasks[self.puzzle_task[puzzle]].id + (aug.name if aug != IDENTITY else "")
 
     def example_puzzle(self) -> np.ndarray:
         """(E,) the puzzle of every example."""
@@ -130,9 +140,10 @@ class ArcSet:
 
     def only(self, task_id: str) -> ArcSet:
         """The group of the task `task_id`; an error naming a few ids when the split has no such task."""
-        groups = [g for g in range(self.num_groups) if self.tasks[self.puzzle_task[self.group_start[g]]].id == task_id]
+        ids = [self.tasks[t].id for t in self.group_tasks]
+        groups = [g for g, i in enumerate(ids) if i == task_id]
         if not groups:
-            ids = sorted({self.tasks[self.puzzle_task[self.group_start[g]]].id for g in range(self.num_groups)})
+            ids = sorted(ids)
             raise ValueError(f"no task {task_id!r} in this {self.split} split of {len(ids)} tasks "
                              f"(some: {', '.join(ids[:5])})")
         return self._keep(np.array(groups), None)

@@ -196,14 +196,14 @@ class AugmentPool:
 
 
 def batch_sampler(puzzle_set: PuzzleSet, batch_size: int, augment: bool, augment_pool: int,
-                  seed: int) -> Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]:
-    """`draw(index, generator) -> (inputs, labels)` for training batch number `index`.
+                  seed: int) -> Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor, None]]:
+    """`draw(index, generator) -> (inputs, labels, None)` for training batch number `index`; None:
+    every puzzle has puzzle id 0 (ARC's batches, `trm_lib.data.arc_set.ArcBatches`, give ids).
 
     augment_pool 0: puzzles drawn with replacement, each with a fresh random symmetry
     (`sample_batch`). augment_pool N > 0: the official scheme of `AugmentPool`.
     """
     if augment_pool == 0:
-        return lambda index, gen: sample_batch(puzzle_set, batch_size, gen, augment=augment)
+        return lambda index, gen: (*sample_batch(puzzle_set, batch_size, gen, augment=augment), None)
     pool = AugmentPool(puzzle_set, augment_pool, seed, augment=augment)
-    return lambda index, gen: pool.batch(index, batch_size, gen)
-
+    return lambda index, gen: (*pool.batch(index, batch_size, gen), None)
