@@ -175,11 +175,12 @@ def test_score_averages_the_solved_fraction_of_each_tasks_test_inputs():
 
 
 def test_evaluate_arc_refuses_a_train_split_and_votes_over_the_copies_asked_for():
-    train_set, test_set, _ = build_arc(SUBSETS, size=6, num_aug=3, seed=42)
+    train_set, test_set, seen = build_arc(SUBSETS, size=6, num_aug=3, seed=42)
     model = TRM(tiny_arc_cfg(train_set.num_puzzle_ids).model)
     with pytest.raises(ValueError, match="test split"):
         evaluate_arc(model, train_set)
     assert evaluate_arc(model, test_set, n_steps=1, copies=2).copies == 2
+    assert evaluate_arc(model, seen, n_steps=1).tasks == 4  # the training tasks' test inputs: a memory check
 
 
 def test_the_arc_agi_1_preset_has_the_official_parameter_count():
