@@ -12,6 +12,7 @@ def _batch():
 
 
 def test_deep_supervision_takes_one_optimizer_step_per_supervision_step_and_learns_the_batch():
+    torch.manual_seed(0)  # the same model wherever the test runs in the suite
     model = TRM(tiny_config(T=2, n=2))
     steps = []
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -19,7 +20,7 @@ def test_deep_supervision_takes_one_optimizer_step_per_supervision_step_and_lear
     inputs, labels = _batch()
     first = deep_supervision(model, inputs, labels, 4, optimizer)
     assert len(first) == 4 and len(steps) == 4
-    for _ in range(10):
+    for _ in range(30):  # after 10 rounds half of the random initialisations were not yet below step 1's loss
         last = deep_supervision(model, inputs, labels, 4, optimizer)
     assert last[-1] < first[0]
 
