@@ -84,7 +84,7 @@ def run_eval(args: argparse.Namespace, model, cfg, state, device) -> int:
         raise ValueError("an ARC checkpoint is scored on the build its config names; leave out --data")
     _, test, seen = splits_of(cfg)
     split = seen if args.split == "seen" else test
-    copies = args.copies or cfg.train.eval_copies or None
+    copies = arc_copies(args) or cfg.train.eval_copies or None
     steps = args.steps or cfg.train.eval_steps or None
     result = evaluate_arc(model, split, steps, copies, batch_size=args.batch_size, device=device, progress=True)
     what = ("the training tasks' test inputs (trained on: a memorisation check)" if args.split == "seen"
@@ -109,7 +109,7 @@ def run_solve(args: argparse.Namespace, model, cfg, device) -> int:
     print(draw_task(task, tests=False))
     if split is seen:
         print("(a training task: its test outputs were trained on)")
-    result = evaluate_arc(model, one, args.steps, args.copies or cfg.train.eval_copies or None, device=device)
+    result = evaluate_arc(model, one, args.steps, arc_copies(args) or cfg.train.eval_copies or None, device=device)
     for k, (truth_in, truth_out) in enumerate(task.test):
         ranked = result.ranked[(task.id, k)]
         grids = [c.grid for c in ranked[:2]]
@@ -119,3 +119,14 @@ def run_solve(args: argparse.Namespace, model, cfg, device) -> int:
         solved = [np.array_equal(g, truth_out) for g in grids]
         print("solved by attempt " + str(solved.index(True) + 1) if any(solved) else "not solved in two attempts")
     return 0
+
+
+def arc_copies(args: argparse.Namespace) -> int | None:
+    """--copies, or --ensemble K: an ARC ensemble is K augmented copies, voted as the official."""
+    k = getattr(args, "ensemble", None)
+    if k and getattr(args, "copies_kind", "auto") not in ("auto", "augment"):
+        raise ValueError("an ARC ensemble is its augmented copies, voted; noisy copies are not implemented "
+                         "for ARC: leave --copies-kind at auto or augment")
+    if k and args.copies and k != args.copies:
+        raise ValueError(f"--copies {args.copies} and --ensemble {k} ask for different numbers of copies: give one")
+    return args.copies or k

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from trm_lib.cli.args import positive_int
+from trm_lib.cli.ensemble import add_args as add_ensemble_args
 from trm_lib.device import banner, pick_device
 
 
@@ -23,6 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--raw", action="store_true", help="use the raw weights instead of the EMA ones")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     p.add_argument("--batch-size", type=positive_int, default=256, help="puzzles per forward pass (default: 256)")
+    add_ensemble_args(p)
     arc = p.add_argument_group("ARC checkpoints")
     arc.add_argument("--copies", type=positive_int, default=None,
                      help="augmented copies of each test input to vote over (default: its train.eval_copies, "
@@ -37,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from trm_lib.checkpoint import load_model
     from trm_lib.evaluate import evaluate
-    from trm_lib.data.puzzles import PuzzleSet, load_puzzles, save_puzzles
+    from trm_lib.data.puzzles import load_puzzles
 
     if args.predictions_out:
         _refuse_to_overwrite(args.predictions_out, {"--data": args.data or "", "--checkpoint": args.checkpoint})
@@ -56,6 +58,14 @@ def run(args: argparse.Namespace) -> int:
                          f"but the checkpoint's model ({cfg.name}) solves {cfg.task} "
                          f"{cfg.grid_size}x{cfg.grid_size}")
     steps = args.steps or cfg.train.eval_steps or None  # None: the model's n_sup
+    if args.ensemble:
+        from trm_lib.cli.ensemble import run_eval as run_ensemble
+
+        print(f"checkpoint {args.checkpoint} ({cfg.name}, step {state['step']}, "
+              f"{'raw' if args.raw else 'EMA'} weights) on {args.data}:")
+        picked = run_ensemble(args, model, puzzles, steps, device)
+        _write_predictions(args, puzzles, picked)
+        return 0
     result = evaluate(model, puzzles, n_steps=steps, batch_size=args.batch_size, device=device,
                       progress=True)
     print(f"checkpoint {args.checkpoint} ({cfg.name}, step {state['step']}, "
@@ -69,12 +79,18 @@ def run(args: argparse.Namespace) -> int:
     warning = label_warning(puzzles, result.predictions, args.data)
     if warning:
         print(warning)
+    _write_predictions(args, puzzles, result.predictions)
+    return 0
+
+
+def _write_predictions(args: argparse.Namespace, puzzles, predictions) -> None:
+    from trm_lib.data.puzzles import PuzzleSet, save_puzzles
+
     if args.predictions_out:
-        answered = PuzzleSet(puzzles.task, puzzles.size, puzzles.inputs, result.predictions,
+        answered = PuzzleSet(puzzles.task, puzzles.size, puzzles.inputs, predictions,
                              puzzles.ratings, puzzles.sources)
         save_puzzles(answered, args.predictions_out)
         print(f"predictions written to {args.predictions_out}")
-    return 0
 
 
 def halt_line(result) -> str:

@@ -6,6 +6,7 @@ import argparse
 import torch
 
 from trm_lib.cli.args import positive_int
+from trm_lib.cli.ensemble import add_args as add_ensemble_args
 from trm_lib.data.text import parse_puzzle
 
 
@@ -22,6 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="stop at the first step where the model halts (halting probability above 0.5) "
                         "and judge that answer")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    add_ensemble_args(p)
     return p
 
 
@@ -58,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     solution_of(cfg.task, tokens[0])  # a puzzle without a solution is refused before the model runs
     x = torch.as_tensor(tokens, device=device)
     n_steps = args.steps or cfg.model.n_sup
+    if args.ensemble:
+        return _solve_wide(args, model, cfg, torch.as_tensor(tokens), n_steps, device)
     task, size = cfg.task, cfg.grid_size
     print(f"puzzle ({task} {size}x{size}):\n{render(x[0], task, size)}\n")
     previous, halted_at = None, None
@@ -97,3 +101,30 @@ def _print_step(k: int, pred: torch.Tensor, previous: torch.Tensor | None, halt:
     n = int(changed.sum()) if changed is not None else None
     print(line + ("" if n is None else f", {n} cell{'' if n == 1 else 's'} changed"))
     print(render(pred, task, size, changed) + "\n")
+
+
+def _solve_wide(args: argparse.Namespace, model, cfg, tokens: torch.Tensor, n_steps: int, device) -> int:
+    """K copies of the typed puzzle: how many answers they reached, the picked one, judged."""
+    from trm_lib.cli.ensemble import copies_kind, describe
+    from trm_lib.data.puzzles import PuzzleSet
+    from trm_lib.ensemble import run_copies, select
+    from trm_lib.evaluate import is_valid
+
+    task, size = cfg.task, cfg.grid_size
+    one = PuzzleSet(task, size, tokens, tokens.clone(), torch.zeros(1, dtype=torch.long), ["typed"])
+    print(f"puzzle ({task} {size}x{size}):\n{render(tokens[0], task, size)}\n")
+    traj = run_copies(model, one, args.ensemble, n_steps=n_steps, copies=copies_kind(args, task),
+                      sigma=args.sigma, noise_on=args.noise_on, seed=args.seed, device=device)
+    answers, counts = torch.unique(traj.last[0], dim=0, return_counts=True)
+    question = tokens[0].numpy()
+    right = sum(int(c) for a, c in zip(answers, counts) if is_valid(task, question, a.numpy()))
+    picked = select(traj, args.rule)[0]
+    agree = int((traj.last[0] == picked).all(1).sum())
+    print(f"{describe(args, task)}, {n_steps} steps each: {len(answers)} different answer"
+          f"{'' if len(answers) == 1 else 's'}; {right} of {args.ensemble} copies are right "
+          f"(the task's checker says so; it does not pick)")
+    print(f"the picked answer ({agree} of {args.ensemble} copies gave it):\n{render(picked, task, size)}")
+    ok = is_valid(task, question, picked.numpy())
+    print("it is " + ("valid" if ok else "NOT valid") +
+          (" (a correct Sudoku)" if task == "sudoku" and ok else " (a valid shortest path)" if ok else ""))
+    return 0
