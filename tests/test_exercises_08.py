@@ -1,7 +1,9 @@
-"""Lesson 08 checkers: the test-time scaling loop and the linear probe, right and wrong."""
+"""Lesson 08 checkers: the test-time scaling loop, the linear probe and the map-back vote, right and wrong."""
+import pytest
 import torch
 
-from trm_lib.course.exercises import check_exact_per_step, check_fit_probe, reference_exact_per_step
+from trm_lib.course.exercises import (check_exact_per_step, check_fit_probe, check_wide_answer,
+                                      reference_exact_per_step, reference_wide_answer)
 from trm_lib.experiments.probe import fit_probe
 
 
@@ -93,3 +95,71 @@ def test_a_probe_that_raises_gives_one_line(capsys):
     check_fit_probe(mixes_shapes)
     out = capsys.readouterr().out.strip()
     assert out.startswith("✗ fit_probe raised RuntimeError") and "\n" not in out and "Traceback" not in out
+
+
+# -- thinking wider: map back and vote ----------------------------------------------------------
+def _undo(answers, index, token_map):
+    return torch.empty_like(answers).scatter_(1, index, token_map.argsort(1).gather(1, answers))
+
+
+def _plain_vote(back, q_halt, tie):
+    groups = {}
+    for k, a in enumerate(back):
+        groups.setdefault(tuple(a.tolist()), []).append(k)
+    best = max(groups.items(), key=lambda kv: (len(kv[1]), tie(q_halt[kv[1]]), -kv[1][0]))
+    return torch.tensor(best[0])
+
+
+def right_wide(answers, index, token_map, q_halt):
+    return _plain_vote(_undo(answers, index, token_map), q_halt, lambda q: torch.sigmoid(q).mean().item())
+
+
+def gather_instead_of_scatter(answers, index, token_map, q_halt):
+    back = token_map.argsort(1).gather(1, answers).gather(1, index)
+    return _plain_vote(back, q_halt, lambda q: torch.sigmoid(q).mean().item())
+
+
+def digits_not_undone(answers, index, token_map, q_halt):
+    back = torch.empty_like(answers).scatter_(1, index, answers)
+    return _plain_vote(back, q_halt, lambda q: torch.sigmoid(q).mean().item())
+
+
+def digits_forward_again(answers, index, token_map, q_halt):
+    back = torch.empty_like(answers).scatter_(1, index, token_map.gather(1, answers))
+    return _plain_vote(back, q_halt, lambda q: torch.sigmoid(q).mean().item())
+
+
+def ties_by_highest_q(answers, index, token_map, q_halt):
+    return _plain_vote(_undo(answers, index, token_map), q_halt, lambda q: q.max().item())
+
+
+def ties_by_first_copy(answers, index, token_map, q_halt):
+    return _plain_vote(_undo(answers, index, token_map), q_halt, lambda q: 0.0)
+
+
+def highest_q_no_vote(answers, index, token_map, q_halt):
+    return _undo(answers, index, token_map)[q_halt.argmax()]
+
+
+def test_a_right_map_back_and_vote_passes(capsys):
+    assert check_wide_answer(right_wide) is right_wide
+    assert "✓ wide_answer" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    (gather_instead_of_scatter, "gather instead of scatter"),
+    (digits_not_undone, "digits are still relabelled"),
+    (digits_forward_again, "relabelled forward again"),
+    (ties_by_highest_q, "higher MEAN sigmoid(q_halt)"),
+    (ties_by_first_copy, "higher MEAN sigmoid(q_halt)"),
+    (highest_q_no_vote, "count identical answers"),
+])
+def test_each_map_back_or_vote_mistake_gets_its_own_hint(mistake, hint, capsys):
+    assert check_wide_answer(mistake) is reference_wide_answer
+    out = capsys.readouterr().out
+    assert "✗ wide_answer" in out and hint in out, out
+
+
+def test_an_unattempted_wide_answer_falls_back_to_the_reference(capsys):
+    assert check_wide_answer(not_attempted) is reference_wide_answer
+    assert "not attempted yet" in capsys.readouterr().out

@@ -65,7 +65,7 @@ class Trajectories:
 def select(traj: Trajectories, rule: str = "vote") -> torch.Tensor:
     """(P, S): one answer per puzzle, picked by `rule` (see the module's docstring)."""
     if rule == "vote":
-        return _vote(traj.last, traj.q_last)
+        return vote_answers(traj.last, traj.q_last)
     if rule == "q":
         pick = traj.q_last.argmax(1)
         return traj.last[torch.arange(len(pick)), pick]
@@ -77,7 +77,7 @@ def select(traj: Trajectories, rule: str = "vote") -> torch.Tensor:
     raise ValueError(f"unknown selection rule {rule!r}; choose one of: {', '.join(RULES)}")
 
 
-def _vote(answers: torch.Tensor, q: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+def vote_answers(answers: torch.Tensor, q: torch.Tensor, chunk: int = 256) -> torch.Tensor:
     """(P, S) the answer given by most copies, ties broken by the higher mean sigmoid(q_halt)."""
     picked = []
     for start in range(0, answers.shape[0], chunk):

@@ -16,11 +16,13 @@ from trm_lib.course.exercises.lesson04 import reference_halt_loss, check_halt_lo
 from trm_lib.course.exercises.lesson05 import reference_stablemax_cross_entropy, check_stablemax_cross_entropy, reference_ema_update, check_ema_update
 from trm_lib.course.exercises.lesson06 import check_changes_per_step, check_configure
 from trm_lib.course.exercises.lesson07 import check_is_shortest_path
-from trm_lib.course.exercises.lesson08 import reference_exact_per_step, check_exact_per_step, check_fit_probe
+from trm_lib.course.exercises.lesson08 import reference_exact_per_step, check_exact_per_step, check_fit_probe, reference_wide_answer, check_wide_answer
 from trm_lib.course.exercises.lesson09 import check_my_trm, reference_train_step, check_train_step
 from trm_lib.course.exercises.lesson10 import reference_undo_augmentation, check_undo_augmentation, check_rank_answers
 
 __all__ = [
+    "reference_wide_answer",
+    "check_wide_answer",
     "reference_undo_augmentation",
     "check_undo_augmentation",
     "check_rank_answers",

@@ -5,7 +5,7 @@ import torch
 
 from trm_lib.act import evaluate_steps
 from trm_lib.losses import exact_match
-from trm_lib.course.checks import CheckResult, run_check, verdict
+from trm_lib.course.checks import CheckResult, failed, raised, run_check, verdict
 
 
 def reference_exact_per_step(model, inputs: torch.Tensor, labels: torch.Tensor, n_steps: int) -> torch.Tensor:
@@ -62,3 +62,87 @@ def check_fit_probe(fn):
         result = CheckResult(False, True, result.message.replace(
             "; using", "; did you append the column of ones (the bias) to the features?; using"))
     return verdict(result, fn, fit_probe)
+
+
+# -- thinking wider: map the copies' answers back, then vote -----------------------------------
+def reference_wide_answer(answers: torch.Tensor, index: torch.Tensor, token_map: torch.Tensor,
+                          q_halt: torch.Tensor) -> torch.Tensor:
+    """One puzzle's K copies -> one answer (S,) in the puzzle's own frame.
+
+    answers (K, S): copy k's answer in its own frame, where copy cell j holds token_map[k][original
+    cell index[k, j]]; q_halt (K,). Undo the relabelling, put every cell back where it came from,
+    then take the answer most copies gave, ties by the higher mean sigmoid(q_halt)."""
+    from trm_lib.ensemble import vote_answers
+
+    return vote_answers(_undo(answers, index, token_map)[None], q_halt[None].float())[0]
+
+
+def _undo(answers: torch.Tensor, index: torch.Tensor, token_map: torch.Tensor) -> torch.Tensor:
+    relabelled = token_map.argsort(1).gather(1, answers)
+    return torch.empty_like(answers).scatter_(1, index, relabelled)
+
+
+def _wide_cases() -> list[tuple[str, tuple, torch.Tensor]]:
+    """(label, (answers, index, token_map, q_halt), the right pick), on 9x9 Sudoku symmetries."""
+    from trm_lib.data.augment import sudoku_transforms
+
+    g = torch.Generator().manual_seed(8)
+    cases = []
+    for label, votes, q in (("a clear majority", [0, 0, 0, 1, 2], [-2.0, -2.0, -2.0, 5.0, 5.0]),
+                            ("a tie between two answers", [0, 1, 0, 1, 2, 3], [-3.0, 2.0, 1.0, 0.0, 0.0, 0.0]),
+                            ("a tie the highest q_halt alone would break wrongly", [0, 1, 0, 1], [3.0, 1.0, -3.0, 0.5])):
+        K = len(votes)
+        candidates = torch.randint(2, 11, (4, 81), generator=g)  # 4 different answers in the puzzle's frame
+        original = candidates[votes]  # (K, 81): copy k's answer, before it is transformed
+        index, token_map = sudoku_transforms(K, 9, g)
+        answers = token_map.gather(1, original.gather(1, index))  # what the copies said, in their frames
+        expected = reference_wide_answer(answers, index, token_map, torch.tensor(q))
+        cases.append((label, (answers, index, token_map, torch.tensor(q)), expected))
+    return cases
+
+
+def check_wide_answer(fn):
+    """Lesson 08: wide_answer(answers, index, token_map, q_halt) -> the picked answer (S,)."""
+    name = "wide_answer"
+    for label, args, expected in _wide_cases():
+        try:
+            mine = fn(*(a.clone() for a in args))
+        except NotImplementedError:
+            return verdict(CheckResult(False, False, f"{name}: not attempted yet, using the reference"),
+                           fn, reference_wide_answer)
+        except Exception as err:
+            return verdict(raised(name, err, on=label), fn, reference_wide_answer)
+        mine = torch.as_tensor(mine)
+        if mine.shape == expected.shape and torch.equal(mine.long(), expected):
+            continue
+        return verdict(failed(name, f"on {label}, {_wide_hint(mine, *args, expected)}"), fn, reference_wide_answer)
+    return verdict(CheckResult(True, True, f"✓ {name} maps every copy back and picks the reference's answer "
+                                           f"(majorities and ties)"), fn, reference_wide_answer)
+
+
+def _wide_hint(mine: torch.Tensor, answers, index, token_map, q_halt, expected) -> str:
+    if mine.shape != expected.shape:
+        return f"the answer has shape {tuple(mine.shape)}, expected {tuple(expected.shape)}: one grid of S cells"
+    inverse = token_map.argsort(1)
+    forms = {
+        "cells put back with gather instead of scatter: copy cell j came FROM original cell index[j], so "
+        "write it back there (answer.scatter(0, index[k], ...))": inverse.gather(1, answers).gather(1, index),
+        "the digits are still relabelled: undo token_map with its inverse (token_map.argsort()) before voting":
+            torch.empty_like(answers).scatter_(1, index, answers),
+        "the digits were relabelled forward again: the inverse map is token_map.argsort(), not token_map":
+            torch.empty_like(answers).scatter_(1, index, token_map.gather(1, answers)),
+    }
+    for problem, back in forms.items():
+        if torch.equal(mine.long(), _vote_plain(back, q_halt)):
+            return problem
+    back = _undo(answers, index, token_map)
+    if any(torch.equal(mine.long(), b) for b in back):
+        return ("the answer is one of the copies' answers mapped back, but not the one the vote picks: count "
+                "identical answers; on a tie, take the answer whose copies have the higher MEAN sigmoid(q_halt)")
+    return "the answer is none of the copies' answers mapped back"
+
+
+def _vote_plain(back: torch.Tensor, q_halt: torch.Tensor) -> torch.Tensor:
+    from trm_lib.ensemble import vote_answers
+
+    return vote_answers(back[None], q_halt[None].float())[0]
