@@ -193,3 +193,14 @@ def test_slowest_solved_is_the_puzzle_that_became_right_for_good_last():
                torch.stack([labels[0], labels[1], wrong])]
     outs = [SimpleNamespace(logits=torch.nn.functional.one_hot(a, 10).float()) for a in answers]
     assert slowest_solved(outs, labels) == 1
+
+
+def test_the_solver_box_asks_eight_copies_and_says_what_the_vote_picked(model_and_cfg):
+    model, cfg = model_and_cfg
+    box = PuzzleSolver(model, cfg, n_steps=2)
+    box.text.value = PUZZLE
+    box.wide_button.click()
+    assert box.status.startswith("8 symmetric copies reached ") and "the vote picked one that" in box.status
+    assert box.status in box.message.value
+    assert box.solve_wide(text="11..............") is None
+    assert "Cannot solve this puzzle: the givens clash" in box.message.value

@@ -268,3 +268,31 @@ def evaluate_ensemble(model: TRM, puzzles: PuzzleSet, k: int, rule: str = "vote"
     """Run k copies (`run` goes to `run_copies`) and score `rule`: (the score, the picked answers (P, S))."""
     traj = run_copies(model, puzzles, k, **run)
     return score(traj, puzzles, rule), select(traj, rule)
+
+
+# -- one typed puzzle -----------------------------------------------------------------------
+@dataclass
+class OnePuzzle:
+    """What k copies of one puzzle said: the picked answer (S,), how many copies gave it, how many
+    different answers they reached and how many copies are right (the task's checker, told after)."""
+
+    picked: torch.Tensor
+    agree: int
+    distinct: int
+    right_copies: int
+    picked_valid: bool
+    k: int
+
+
+def wide_on_one(model: TRM, task: str, size: int, tokens: torch.Tensor, k: int = 8, rule: str = "vote",
+                **run) -> OnePuzzle:
+    """Run k copies of one puzzle (tokens (S,)); `run` goes to `run_copies`."""
+    tokens = torch.as_tensor(tokens).long().reshape(1, -1)
+    one = PuzzleSet(task, size, tokens, tokens.clone(), torch.zeros(1, dtype=torch.long), ["typed"])
+    traj = run_copies(model, one, k, **run)
+    question = tokens[0].numpy()
+    answers, counts = torch.unique(traj.last[0], dim=0, return_counts=True)
+    right = sum(int(c) for a, c in zip(answers, counts) if is_valid(task, question, a.numpy()))
+    picked = select(traj, rule)[0]
+    return OnePuzzle(picked, int((traj.last[0] == picked).all(1).sum()), len(answers), right,
+                     is_valid(task, question, picked.numpy()), k)

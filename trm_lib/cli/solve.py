@@ -106,25 +106,18 @@ def _print_step(k: int, pred: torch.Tensor, previous: torch.Tensor | None, halt:
 def _solve_wide(args: argparse.Namespace, model, cfg, tokens: torch.Tensor, n_steps: int, device) -> int:
     """K copies of the typed puzzle: how many answers they reached, the picked one, judged."""
     from trm_lib.cli.ensemble import copies_kind, describe
-    from trm_lib.data.puzzles import PuzzleSet
-    from trm_lib.ensemble import run_copies, select
-    from trm_lib.evaluate import is_valid
+    from trm_lib.ensemble import wide_on_one
 
     task, size = cfg.task, cfg.grid_size
-    one = PuzzleSet(task, size, tokens, tokens.clone(), torch.zeros(1, dtype=torch.long), ["typed"])
     print(f"puzzle ({task} {size}x{size}):\n{render(tokens[0], task, size)}\n")
-    traj = run_copies(model, one, args.ensemble, n_steps=n_steps, copies=copies_kind(args, task),
-                      sigma=args.sigma, noise_on=args.noise_on, seed=args.seed, device=device)
-    answers, counts = torch.unique(traj.last[0], dim=0, return_counts=True)
-    question = tokens[0].numpy()
-    right = sum(int(c) for a, c in zip(answers, counts) if is_valid(task, question, a.numpy()))
-    picked = select(traj, args.rule)[0]
-    agree = int((traj.last[0] == picked).all(1).sum())
-    print(f"{describe(args, task)}, {n_steps} steps each: {len(answers)} different answer"
-          f"{'' if len(answers) == 1 else 's'}; {right} of {args.ensemble} copies are right "
+    r = wide_on_one(model, task, size, tokens[0], args.ensemble, args.rule, n_steps=n_steps,
+                    copies=copies_kind(args, task), sigma=args.sigma, noise_on=args.noise_on, seed=args.seed,
+                    device=device)
+    print(f"{describe(args, task)}, {n_steps} steps each: {r.distinct} different answer"
+          f"{'' if r.distinct == 1 else 's'}; {r.right_copies} of {r.k} copies are right "
           f"(the task's checker says so; it does not pick)")
-    print(f"the picked answer ({agree} of {args.ensemble} copies gave it):\n{render(picked, task, size)}")
-    ok = is_valid(task, question, picked.numpy())
-    print("it is " + ("valid" if ok else "NOT valid") +
-          (" (a correct Sudoku)" if task == "sudoku" and ok else " (a valid shortest path)" if ok else ""))
+    print(f"the picked answer ({r.agree} of {r.k} copies gave it):\n{render(r.picked, task, size)}")
+    print("it is " + ("valid" if r.picked_valid else "NOT valid") +
+          (" (a correct Sudoku)" if task == "sudoku" and r.picked_valid else
+           " (a valid shortest path)" if r.picked_valid else ""))
     return 0

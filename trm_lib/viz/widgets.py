@@ -1,7 +1,8 @@
 """Notebook widgets to watch TRM think: a slider over the steps, and a box to type a puzzle.
 
     StepViewer(trace)          # Play and a slider over the supervision steps of a Trace
-    PuzzleSolver(model, cfg)   # type a puzzle, press the button, step through the model's answers
+    PuzzleSolver(model, cfg)   # type a puzzle, press the button, step through the model's answers;
+                               # or ask 8 symmetric copies and let them vote (lesson 08)
 
 Every picture here is `trm_lib.viz.watch.plot_step`, a plain matplotlib figure, so a notebook
 can show the same thing without a live kernel. Bad input is a message inside the widget,
@@ -18,7 +19,7 @@ import matplotlib.pyplot as plt
 
 from trm_lib.config import Config
 from trm_lib.model import TRM
-from trm_lib.viz.watch import Trace, plot_step, trace_text
+from trm_lib.viz.watch import Trace, plot_step, solution_of, trace_text
 
 _MONO_CSS = "<style>.trm-mono textarea { font-family: monospace; }</style>"
 
@@ -80,12 +81,15 @@ class PuzzleSolver:
         self.button = w.Button(description="solve step by step", button_style="primary",
                                layout=w.Layout(width="14em"))
         self.button.on_click(lambda _: self.solve())
+        self.wide_button = w.Button(description="ask 8 copies, vote", layout=w.Layout(width="14em"),
+                                    tooltip="thinking wider (lesson 08): 8 symmetric copies of the puzzle, answers voted")
+        self.wide_button.on_click(lambda _: self.solve_wide())
         self.status = f"Type a {n}x{n} {cfg.task} ({hint}), then press the button."  # the message, plain
         self.message = w.HTML(f"<i>{html.escape(self.status)}</i>")
         self.viewer = StepViewer()
         self.viewer.widget.layout.display = "none"
         self.trace: Trace | None = None
-        self.widget = w.VBox([w.HTML(_MONO_CSS), w.HBox([self.text, w.VBox([self.button, self.message])]), self.viewer.widget])
+        self.widget = w.VBox([w.HTML(_MONO_CSS), w.HBox([self.text, w.VBox([self.button, self.wide_button, self.message])]), self.viewer.widget])
 
     def solve(self, text: str | None = None) -> Trace | None:
         """Solve the text in the box (or `text`, which is put in the box). None on bad input."""
@@ -107,6 +111,29 @@ class PuzzleSolver:
         self.viewer.widget.layout.display = None
         self.viewer.set_trace(trace)
         return trace
+
+    def solve_wide(self, k: int = 8, text: str | None = None) -> str | None:
+        """Thinking wider: k symmetric copies of the puzzle in the box, answers voted; the verdict as
+        a line (None on bad input)."""
+        from trm_lib.data.text import parse_puzzle
+        from trm_lib.ensemble import wide_on_one
+
+        if text is not None:
+            self.text.value = text
+        try:
+            tokens = parse_puzzle(self.text.value, self.cfg.task, self.cfg.grid_size)[0]
+            solution_of(self.cfg.task, tokens)  # a puzzle without a solution is refused, as by `solve`
+            r = wide_on_one(self.model, self.cfg.task, self.cfg.grid_size, tokens, k, n_steps=self.n_steps,
+                            copies="augment")
+        except ValueError as err:
+            return self._fail(f"Cannot solve this puzzle: {err}.")
+        except Exception as err:  # never a traceback in the widget
+            return self._fail(f"Something went wrong ({type(err).__name__}: {err}).")
+        self.status = (f"{k} symmetric copies reached {r.distinct} different answer{'' if r.distinct == 1 else 's'}; "
+                       f"the vote picked one that {r.agree} of {k} gave, and it is "
+                       f"{'right' if r.picked_valid else 'wrong'} ({r.right_copies} of {k} copies were right).")
+        self.message.value = f"<b>{html.escape(self.status)}</b>"
+        return self.status
 
     def _fail(self, text: str) -> None:
         self.trace, self.status = None, text
