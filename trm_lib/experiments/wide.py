@@ -2,6 +2,7 @@
 
     python -m trm_lib.experiments.wide --checkpoint trm_lib/pretrained/sudoku9-cpu.pt \\
         --data datasets/sudoku-9x9-hard/test.csv.gz --first 200 --k 32 --copies augment --out hard.json
+    python -m trm_lib.experiments.wide --report hard.json ... --plot ensembles.png
 
 Copy 0 is the one-trajectory run and the first k copies of a K-copy run are a k-copy
 ensemble, so one run gives the whole curve. The rows are what the model card's table holds.
@@ -31,13 +32,62 @@ def curve(traj: Trajectories, puzzles, ks: list[int] | None = None, rules=RULES)
     return rows
 
 
+def report(paths: list[str], png: str | None = None) -> str:
+    """A markdown table (one row per file and rule: accuracy at every k) of `main`'s JSON files,
+    and, with `png`, one plot of accuracy against supervision steps a puzzle (the vote)."""
+    runs = [json.load(open(p)) for p in paths]
+    ks = sorted({r["k"] for run in runs for r in run["rows"]})
+    lines = ["| model, file (puzzles) | copies | steps | rule | " + " | ".join(f"K={k}" for k in ks) + " | oracle at max K |",
+             "|---|---|---|---|" + "---:|" * (len(ks) + 1)]
+    for run in runs:
+        m = run["meta"]
+        kind = m["copies"] + (f", sigma {m['sigma']} on {m['noise_on']}" if m["copies"] != "augment" else "")
+        name = f"{m['checkpoint'].split('/')[-1].removesuffix('.pt')}, {_short(m['data'])} ({m['puzzles']})"
+        for rule in RULES:
+            acc = {r["k"]: r["valid"] for r in run["rows"] if r["rule"] == rule}
+            top = max(r["k"] for r in run["rows"])
+            oracle = next(r["oracle"] for r in run["rows"] if r["k"] == top and r["rule"] == rule)
+            cells = " | ".join(f"{100 * acc[k]:.1f}" if k in acc else "" for k in ks)
+            lines.append(f"| {name} | {kind} | {m['steps']} | {rule} | {cells} | {100 * oracle:.1f} |")
+    if png:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7.5, 4))
+        for run in runs:
+            m = run["meta"]
+            rows = [r for r in run["rows"] if r["rule"] == "vote"]
+            kind = m["copies"] + (f" (sigma {m['sigma']})" if m["copies"] != "augment" else "")
+            label = f"{m['checkpoint'].split('/')[-1].removesuffix('.pt')}, {_short(m['data'])}, {kind}"
+            ax.plot([r["steps_per_puzzle"] for r in rows], [100 * r["valid"] for r in rows], "-o", ms=3, label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("supervision steps a puzzle (K copies x steps)")
+        ax.set_ylabel("solved (%), majority vote")
+        ax.set_title("Thinking wider: accuracy against compute")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(png, dpi=110)
+    return "\n".join(lines)
+
+
+def _short(path: str) -> str:
+    parts = path.split("/")
+    return "/".join(parts[-2:]).removesuffix(".csv.gz")
+
+
 def main(argv: list[str] | None = None) -> int:
     from trm_lib.checkpoint import load_model
     from trm_lib.data.puzzles import load_puzzles
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--data", required=True)
+    p.add_argument("--report", nargs="+", default=None, metavar="JSON",
+                   help="print the table of these runs (and --plot PNG) instead of running")
+    p.add_argument("--plot", default=None, metavar="PNG")
+    p.add_argument("--checkpoint")
+    p.add_argument("--data")
     p.add_argument("--first", type=int, default=None, help="score the first N puzzles of the file")
     p.add_argument("--k", type=int, default=32)
     p.add_argument("--copies", choices=COPIES, default="augment")
@@ -45,8 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--noise-on", default="z")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="a JSON file for the rows")
+    p.add_argument("--out", help="a JSON file for the rows")
     args = p.parse_args(argv)
+    if args.report:
+        print(report(args.report, args.plot))
+        return 0
+    if not (args.checkpoint and args.data and args.out):
+        p.error("give --checkpoint, --data and --out (or --report JSON ...)")
     model, cfg, _ = load_model(args.checkpoint, device=torch.device("cpu"))
     puzzles = load_puzzles(args.data)
     if args.first:
