@@ -134,3 +134,16 @@ def test_solve_with_an_ensemble_shows_the_picked_answer_and_how_many_copies_gave
     assert "4 copies (augment), vote, 2 steps each" in text and "of 4 copies gave it" in text
     assert "it is valid (a correct Sudoku)" in text
 
+
+
+def test_an_arc_ensemble_is_its_augmented_copies_and_conflicting_counts_are_refused():
+    from argparse import Namespace
+
+    from trm_lib.cli.arc import arc_copies
+
+    assert arc_copies(Namespace(copies=None, ensemble=4, copies_kind="auto")) == 4
+    assert arc_copies(Namespace(copies=3, ensemble=None, copies_kind="auto")) == 3
+    with pytest.raises(ValueError, match="noisy copies are not implemented for ARC"):
+        arc_copies(Namespace(copies=None, ensemble=4, copies_kind="noise"))
+    with pytest.raises(ValueError, match="--copies 3 and --ensemble 4 ask for different numbers"):
+        arc_copies(Namespace(copies=3, ensemble=4, copies_kind="auto"))

@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from trm_lib.data.augment import draw_transforms, identity_transform, sudoku_build
+from trm_lib.data.augment import apply_transforms, draw_transforms, identity_transform, sudoku_build
 from trm_lib.data.maze import dihedral_perms
 from trm_lib.data.puzzles import PuzzleSet
 from trm_lib.device import autocast
-from trm_lib.evaluate import eval_mode, is_valid
+from trm_lib.evaluate import FirstHalt, eval_mode, is_valid
 from trm_lib.model import TRM
 
 COPIES = ("augment", "noise", "both")
@@ -46,7 +46,7 @@ class Trajectories:
     last: torch.Tensor  # (P, K, S) the answer after the last step
     at_halt: torch.Tensor  # (P, K, S) the answer at the first step with q_halt > 0 (else the last)
     q_last: torch.Tensor  # (P, K) q_halt after the last step
-    halt_step: torch.Tensor  # (P, K) 1-based first step with q_halt > 0; n_steps + 1 if never
+    halt_step: torch.Tensor  # (P, K) 1-based first step with q_halt > 0; n_steps if never
     q_at_halt: torch.Tensor  # (P, K) q_halt at that step (after the last step if never)
     n_steps: int
 
@@ -70,7 +70,8 @@ def select(traj: Trajectories, rule: str = "vote") -> torch.Tensor:
         pick = traj.q_last.argmax(1)
         return traj.last[torch.arange(len(pick)), pick]
     if rule == "first-halt":
-        # earliest halting step first; among those, the highest q_halt (sigmoid < 1 breaks ties only)
+        # earliest halting step first; among those, the highest q_halt (sigmoid < 1 breaks ties only;
+        # at step n_steps it also puts a copy that halted there, q > 0, before one that never did)
         score = -traj.halt_step.double() + torch.sigmoid(traj.q_at_halt.double()) * 0.5
         pick = score.argmax(1)
         return traj.at_halt[torch.arange(len(pick)), pick]
@@ -118,22 +119,22 @@ def to_copies(inputs: torch.Tensor, task: str, size: int, params: torch.Tensor |
     if params is None:
         return inputs[:, None, :]
     P, K = inputs.shape[0], params.shape[0]
-    index, token_map = _gathers(task, size, params)  # (K, S), (K, V)
-    x = inputs[:, None, :].expand(P, K, -1).gather(2, index.expand(P, K, -1))
+    x = inputs.repeat_interleave(K, 0)  # (P * K, S): puzzle p's copies at rows p*K .. p*K + K-1
+    return apply_transforms(x, x, task, size, params.repeat(P, 1))[0].reshape(P, K, -1)
+
+
+def undo(answers: torch.Tensor, index: torch.Tensor, token_map: torch.Tensor | None) -> torch.Tensor:
+    """Answers (..., K, S) made in copies where `copy[j] = token_map[puzzle[index[j]]]` ->
+    the same answers in the puzzle's frame: the inverse relabelling, then each cell put back
+    where it came from (a scatter). index (K, S), token_map (K, V) or None."""
     if token_map is not None:
-        x = token_map.expand(P, K, -1).gather(2, x)
-    return x
+        answers = token_map.argsort(-1).expand(*answers.shape[:-1], -1).gather(-1, answers)
+    return torch.empty_like(answers).scatter_(-1, index.expand_as(answers), answers)
 
 
 def from_copies(answers: torch.Tensor, task: str, size: int, params: torch.Tensor | None) -> torch.Tensor:
     """(P, K, S) answers of the copies -> the same answers in each puzzle's own frame."""
-    if params is None:
-        return answers
-    P, K, _ = answers.shape
-    index, token_map = _gathers(task, size, params)
-    if token_map is not None:
-        answers = token_map.argsort(1).expand(P, K, -1).gather(2, answers)  # the inverse relabelling
-    return torch.empty_like(answers).scatter_(2, index.expand(P, K, -1), answers)
+    return answers if params is None else undo(answers, *_gathers(task, size, params))
 
 
 # -- running them ---------------------------------------------------------------------------
@@ -174,9 +175,8 @@ def _steps(model: TRM, x: torch.Tensor, k: int, n_steps: int, sigma: float, nois
     rows = x.shape[0]
     y, z = (s.clone() for s in model.initial_state(rows))
     copy_mask = (torch.arange(rows) % k != 0).float().view(-1, 1, 1).to(x.device)  # copy 0: no noise
-    halt_step = torch.full((rows,), n_steps + 1, device=x.device)
-    at_halt = q_at_halt = None
-    for step in range(1, n_steps + 1):
+    halt = FirstHalt(rows, n_steps, x.device)
+    for step in range(n_steps):
         if sigma > 0:
             if "y" in noise_on:
                 y = y + sigma * copy_mask * torch.randn(y.shape, generator=gen).to(y)
@@ -186,14 +186,10 @@ def _steps(model: TRM, x: torch.Tensor, k: int, n_steps: int, sigma: float, nois
             out = model(x, y, z)
         y, z = out.y, out.z
         pred, q = out.logits.argmax(-1), out.q_halt.float()
-        halts = (q > 0) & (halt_step > n_steps)
-        halt_step = torch.where(halts, float(step), halt_step)
-        keep = halt_step >= step  # not halted before this step: take this step's answer and q
-        at_halt = pred if at_halt is None else torch.where(keep[:, None], pred, at_halt)
-        q_at_halt = q if q_at_halt is None else torch.where(keep, q, q_at_halt)
+        halt.update(step, q, pred)
         bar.update(1)
     shape = lambda t: t.reshape(-1, k, *t.shape[1:]).cpu()  # noqa: E731
-    return shape(pred), shape(at_halt), shape(q), shape(halt_step), shape(q_at_halt)
+    return shape(pred), shape(halt.answer), shape(q), shape(halt.step), shape(halt.q)
 
 
 def _check(model: TRM, puzzles: PuzzleSet, k: int, copies: str, sigma: float, noise_on: str) -> None:
@@ -203,8 +199,6 @@ def _check(model: TRM, puzzles: PuzzleSet, k: int, copies: str, sigma: float, no
         raise ValueError(f"these puzzles have {puzzles.seq_len} cells; the model reads {model.cfg.seq_len}")
     if k < 1:
         raise ValueError(f"an ensemble needs at least 1 copy, got k={k}")
-    if copies not in COPIES:
-        raise ValueError(f"unknown kind of copies {copies!r}; choose one of: {', '.join(COPIES)}")
     if not (np.isfinite(sigma) and sigma >= 0):
         raise ValueError(f"sigma must be a number >= 0, got {sigma}")
     if copies == "noise" and sigma == 0 and k > 1:
@@ -262,12 +256,6 @@ def score(traj: Trajectories, puzzles: PuzzleSet, rule: str = "vote",
         exact=(picked == labels).all(1).sum().item() / n, valid=sum(valid(i, picked[i]) for i in range(P)) / n,
         single_exact=(single == labels).all(1).sum().item() / n,
         single_valid=sum(valid(i, single[i]) for i in range(P)) / n, oracle=oracle / n)
-
-
-def evaluate_ensemble(model: TRM, puzzles: PuzzleSet, k: int, rule: str = "vote", **run) -> tuple[EnsembleScore, torch.Tensor]:
-    """Run k copies (`run` goes to `run_copies`) and score `rule`: (the score, the picked answers (P, S))."""
-    traj = run_copies(model, puzzles, k, **run)
-    return score(traj, puzzles, rule), select(traj, rule)
 
 
 # -- one typed puzzle -----------------------------------------------------------------------

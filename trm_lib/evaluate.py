@@ -127,24 +127,27 @@ class _Sums:
         self.halt_prob[k] += torch.sigmoid(out.q_halt).sum()
 
 
-class _FirstHalt:
+class FirstHalt:
     """ACT at inference: each puzzle stops at its first step with q_halt > 0 (at `n_steps` if it
-    never does) and answers with that step's answer."""
+    never does) and answers with that step's answer; `q` is q_halt there."""
 
     def __init__(self, batch: int, n_steps: int, device: torch.device):
         self.n_steps = n_steps
         self.step = torch.full((batch,), float(n_steps), device=device)  # (B,) 1-based
         self.answer: torch.Tensor | None = None  # (B, S)
-        self.right: torch.Tensor | None = None  # (B,) is the answer exact
+        self.q: torch.Tensor | None = None  # (B,) q_halt at that step
+        self.right: torch.Tensor | None = None  # (B,) is the answer exact (when told)
 
-    def update(self, k: int, q_halt: torch.Tensor, pred: torch.Tensor, right: torch.Tensor) -> None:
+    def update(self, k: int, q_halt: torch.Tensor, pred: torch.Tensor, right: torch.Tensor | None = None) -> None:
         wants = (q_halt > 0) & (self.step == self.n_steps)
         self.step = torch.where(wants, float(k + 1), self.step)
         # a puzzle that has not halted before this step takes this step's answer; so one that
         # never halts ends with the last answer, as halting at n_steps would give
         take = self.step >= k + 1
-        self.answer = pred if self.answer is None else torch.where(take.unsqueeze(-1), pred, self.answer)
-        self.right = right if self.right is None else torch.where(take, right, self.right)
+        keep = lambda new, old: new if old is None else torch.where(take.view(-1, *[1] * (new.dim() - 1)), new, old)  # noqa: E731
+        self.answer, self.q = keep(pred, self.answer), keep(q_halt, self.q)
+        if right is not None:
+            self.right = keep(right, self.right)
 
 
 def _run(model: TRM, puzzles: PuzzleSet, n_steps: int, batch_size: int, device: torch.device,
@@ -160,7 +163,7 @@ def _run(model: TRM, puzzles: PuzzleSet, n_steps: int, batch_size: int, device: 
         for start in range(0, P, batch_size):
             x = puzzles.inputs[start:start + batch_size].to(device)
             y = puzzles.labels[start:start + batch_size].to(device)
-            halt = _FirstHalt(x.shape[0], n_steps, device)
+            halt = FirstHalt(x.shape[0], n_steps, device)
             steps = iter_steps(model, x, n_steps)
             for k in range(n_steps):
                 with autocast(device):

@@ -25,3 +25,14 @@ def positive_minutes(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a number of minutes above 0, got {text}")
     return value
+
+
+def non_negative_number(text: str) -> float:
+    """A finite number >= 0 (a noise scale)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
-from trm_lib.cli.args import positive_int
+from trm_lib.cli.args import non_negative_number, positive_int
 from trm_lib.ensemble import COPIES, NOISE_ON, RULES
 
 DEFAULT_SIGMA = 0.3
@@ -22,20 +21,10 @@ def add_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rule", choices=RULES, default="vote",
                    help="vote: the answer most copies gave (ties by q_halt); q: the highest q_halt; "
                         "first-halt: the copy that halted first (default vote)")
-    g.add_argument("--sigma", type=noise_scale, default=DEFAULT_SIGMA,
+    g.add_argument("--sigma", type=non_negative_number, default=DEFAULT_SIGMA,
                    help=f"noise scale for noisy copies (default {DEFAULT_SIGMA})")
     g.add_argument("--noise-on", choices=NOISE_ON, default="z", help="which state gets the noise (default z)")
     g.add_argument("--seed", type=int, default=0, help="seed of the symmetries and the noise (default 0)")
-
-
-def noise_scale(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return value
 
 
 def copies_kind(args: argparse.Namespace, task: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from trm_lib.act import evaluate_steps
+from trm_lib.ensemble import undo, vote_answers
 from trm_lib.losses import exact_match
 from trm_lib.course.checks import CheckResult, failed, raised, run_check, verdict
 
@@ -72,14 +73,7 @@ def reference_wide_answer(answers: torch.Tensor, index: torch.Tensor, token_map:
     answers (K, S): copy k's answer in its own frame, where copy cell j holds token_map[k][original
     cell index[k, j]]; q_halt (K,). Undo the relabelling, put every cell back where it came from,
     then take the answer most copies gave, ties by the higher mean sigmoid(q_halt)."""
-    from trm_lib.ensemble import vote_answers
-
-    return vote_answers(_undo(answers, index, token_map)[None], q_halt[None].float())[0]
-
-
-def _undo(answers: torch.Tensor, index: torch.Tensor, token_map: torch.Tensor) -> torch.Tensor:
-    relabelled = token_map.argsort(1).gather(1, answers)
-    return torch.empty_like(answers).scatter_(1, index, relabelled)
+    return _vote_plain(undo(answers, index, token_map), q_halt)
 
 
 def _wide_cases() -> list[tuple[str, tuple, torch.Tensor]]:
@@ -135,7 +129,7 @@ def _wide_hint(mine: torch.Tensor, answers, index, token_map, q_halt, expected) 
     for problem, back in forms.items():
         if torch.equal(mine.long(), _vote_plain(back, q_halt)):
             return problem
-    back = _undo(answers, index, token_map)
+    back = undo(answers, index, token_map)
     if any(torch.equal(mine.long(), b) for b in back):
         return ("the answer is one of the copies' answers mapped back, but not the one the vote picks: count "
                 "identical answers; on a tie, take the answer whose copies have the higher MEAN sigmoid(q_halt)")
@@ -143,6 +137,5 @@ def _wide_hint(mine: torch.Tensor, answers, index, token_map, q_halt, expected) 
 
 
 def _vote_plain(back: torch.Tensor, q_halt: torch.Tensor) -> torch.Tensor:
-    from trm_lib.ensemble import vote_answers
-
+    """(S,): the vote of one puzzle's K answers (K, S), already in the puzzle's frame."""
     return vote_answers(back[None], q_halt[None].float())[0]
