@@ -50,14 +50,26 @@ CASES = [
     ("device bogus", TRAIN.replace("--device cpu", "--device bogus"), "device 'bogus' is not one trm_lib trains on"),
     ("device meta", TRAIN.replace("--device cpu", "--device meta"), "device 'meta' is not one trm_lib trains on"),
     ("eval device bogus", EVAL.replace("--device cpu", "--device bogus"), "device 'bogus' is not one trm_lib trains on"),
-    ("hidden_size 10^7", TRAIN + " model.hidden_size=10000000", "Use a smaller model.hidden_size"),
-    ("bench hidden_size 10^7", "bench --preset sudoku4-cpu model.hidden_size=10000000", "Use a smaller model.hidden_size"),
+    ("hidden_size 10^7", TRAIN + " model.hidden_size=10000000", "FLOPs (hidden_size 10,000,000"),
+    ("bench hidden_size 10^7", "bench --preset sudoku4-cpu model.hidden_size=10000000", "FLOPs (hidden_size 10,000,000"),
     # 6. an output that would overwrite an input
     ("predictions over the data", EVAL + " --predictions-out {data}", "is the --data file"),
     ("predictions over the checkpoint", EVAL + " --predictions-out {ckpt}", "is the --checkpoint file"),
     # 7. impossible amounts of work
     ("eval steps 10^12", EVAL + " --steps 1000000000000", "supervision steps would keep"),
-    ("checkpoint n_sup 10^12", EVAL.replace("{ckpt}", "{ckpt_huge_n_sup}"), "supervision steps would keep"),
+    ("checkpoint n_sup 10^12", EVAL.replace("{ckpt}", "{ckpt_huge_n_sup}"), "n_sup 1,000,000,000,000 is above the limit"),
+    # what one step may cost, bounded where a config is made (an override, a checkpoint's config)
+    ("n 10^9: an endless step", TRAIN + " model.n=1000000000", "= 4,000,000,004 blocks; the limit is 10,000"),
+    ("checkpoint n 10^9: eval", EVAL.replace("{ckpt}", "{ckpt_huge_n}"), "blocks; the limit is 10,000"),
+    ("info layers 10^8", "info --preset sudoku4-cpu model.num_layers=100000000", "blocks; the limit is 10,000"),
+    ("bench n_sup 10^6", "bench --preset sudoku4-cpu model.n_sup=1000000", "n_sup 1,000,000 is above the limit"),
+    ("info hidden_size 10^5", "info --preset sudoku4-cpu model.hidden_size=100000", "most of it for model.hidden_size=100000"),
+    ("info prefix 10^6", "info --preset sudoku4-cpu model.puzzle_emb_len=1000000", "FLOPs (hidden_size 64, 1,000,016 positions)"),
+    ("info puzzle ids 10^11", "info --preset sudoku4-cpu model.num_puzzle_ids=100000000000",
+     "most of it for the puzzle-embedding table"),
+    ("expansion 1e-9", TRAIN + " model.expansion=1e-9", "expansion 1e-09 leaves the SwiGLU of hidden_size (64) no hidden units"),
+    ("batch 10^12", TRAIN + " train.batch_size=1000000000000", "most of it for the activations of train.batch_size"),
+    ("bench batch 10^12", "bench --preset sudoku4-cpu --batch-size 1000000000000", "the activations of train.batch_size"),
     # 8. files that are not what they claim
     ("letter in a Sudoku", "data check {letter}", "line 2: bad character 'x' in question at cell 4"),
     ("not UTF-8", "data check {latin1}", "line 3: not UTF-8 text (byte 0xe9"),
@@ -115,6 +127,7 @@ def _damaged(good: dict, tmp: Path) -> dict:
         "ckpt_nan": edited("nan", lambda s: s.update(model={k: v * float("nan") for k, v in s["model"].items()},
                                                       ema=None)),
         "ckpt_huge_n_sup": edited("huge_n_sup", lambda s: s["config"]["model"].update(n_sup=10**12)),
+        "ckpt_huge_n": edited("huge_n", lambda s: s["config"]["model"].update(n=10**9)),
     }
 
 

@@ -28,7 +28,14 @@ from typing import Literal
 import torch
 from torch import nn
 
-from trm_lib.layers import Linear, Net, trunc_normal_
+from trm_lib.layers import Linear, Net, swiglu_width, trunc_normal_
+
+
+# what one supervision step may cost (ModelConfig refuses more): generous bounds that keep a
+# typo such as model.n=1000000000 from starting a step that never ends
+MAX_BLOCK_CALLS = 10_000  # num_layers x T x (n+1) per supervision step
+MAX_SUPERVISION_STEPS = 1_000  # n_sup
+MAX_FLOPS_PER_EXAMPLE_STEP = 1e14  # the paper's ARC model (arc1-att): 2.4e11
 
 
 @dataclass(frozen=True)
@@ -107,8 +114,40 @@ class ModelConfig:
         if len(self.ablations) > 1:
             problems.append("the ablations gradient=one_step, latents=z_only and separate_nets change one thing "
                             "at a time; choose one")
+        if not problems:
+            problems = self._cost_problems()
         if problems:
             raise ValueError("invalid model config: " + "; ".join(problems))
+
+    def flops_per_example_step(self) -> float:
+        """Forward multiply-adds x 2 of one example through one supervision step (an estimate:
+        the SwiGLUs and the token mixing, which are nearly all of it)."""
+        L, D = self.total_len, self.hidden_size
+        block = 3 * D * swiglu_width(D, self.expansion)
+        block += 3 * L * swiglu_width(L, self.expansion) if self.mixer == "mlp_t" else 4 * D * D + 2 * L * D
+        return 2.0 * L * block * self.num_layers * self.T * (self.n + 1)
+
+    def _cost_problems(self) -> list[str]:
+        """What one supervision step may cost, bounded where every config is made (an override,
+        a checkpoint's config), so that no command starts work it cannot finish."""
+        problems = []
+        widths = [("hidden_size", self.hidden_size)] + ([("the sequence", self.total_len)] if self.mixer == "mlp_t" else [])
+        for what, width in widths:
+            if swiglu_width(width, self.expansion) < 1:
+                problems.append(f"expansion {self.expansion} leaves the SwiGLU of {what} ({width}) no hidden "
+                                f"units; use 1 or more (the paper: 4)")
+        calls = self.num_layers * self.T * (self.n + 1)
+        if calls > MAX_BLOCK_CALLS:
+            problems.append(f"one supervision step would run num_layers x T x (n+1) = {self.num_layers} x {self.T} "
+                            f"x {self.n + 1} = {calls:,} blocks; the limit is {MAX_BLOCK_CALLS:,} (the paper: 42)")
+        if self.n_sup > MAX_SUPERVISION_STEPS:
+            problems.append(f"n_sup {self.n_sup:,} is above the limit of {MAX_SUPERVISION_STEPS:,} supervision "
+                            f"steps (the paper: 16)")
+        if not problems and self.flops_per_example_step() > MAX_FLOPS_PER_EXAMPLE_STEP:
+            problems.append(f"one example's supervision step would cost {self.flops_per_example_step():.2g} FLOPs "
+                            f"(hidden_size {self.hidden_size:,}, {self.total_len:,} positions); the limit is "
+                            f"{MAX_FLOPS_PER_EXAMPLE_STEP:.0e}, about 400 times the paper's ARC model")
+        return problems
 
 
 @dataclass

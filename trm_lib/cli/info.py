@@ -6,6 +6,7 @@ import json
 
 from trm_lib.presets import PRESETS, get_preset
 from trm_lib.layers import swiglu_width
+from trm_lib.limits import check_model_fits
 from trm_lib.model import count_parameters
 from trm_lib.variants import build_model
 
@@ -26,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {name:20s} {cfg.notes}")
         return 0
     cfg = get_preset(args.preset).with_overrides(args.overrides)
+    check_model_fits(cfg.model, "cpu")  # info builds the model on the CPU
     model = build_model(cfg.model)
     m = cfg.model
     print(f"preset {cfg.name}: {cfg.notes}")

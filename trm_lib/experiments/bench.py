@@ -104,7 +104,7 @@ def flops_per_sample_step(cfg, device: torch.device) -> tuple[int, int]:
 
 def measure(cfg, device: torch.device, batch: int, repeats: int = 5) -> dict:
     """The bench figures of `cfg` at `batch` on `device`, as one flat dict (rates per second)."""
-    check_model_fits(cfg.model, device, copies=4)  # before any network is built
+    check_model_fits(cfg.model, device, copies=4, batch=batch)  # before any network is built
     train_flops, infer_flops = flops_per_sample_step(cfg, device)
     peak, peak_what = matmul_peak(device, repeats)
     step = TrainingIteration(cfg, device, batch)
