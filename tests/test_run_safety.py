@@ -1,6 +1,7 @@
 """Nothing lost, nothing silent: a run survives SIGTERM, a busy folder is refused, resume is
 exact, --fresh keeps the old files, a torn log line or a NaN loss is handled with a message."""
 import json
+import re
 import os
 import signal
 import subprocess
@@ -143,3 +144,98 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, m
     assert state["step"] == 4 and all(torch.isfinite(v).all() for v in state["model"].values())
     text = (tmp_path / "metrics.jsonl").read_text()
     assert "NaN" not in text and "Infinity" not in text
+
+
+def _signals_during_step(step, times):
+    """A loss function that sends this process SIGTERM `times` times during training step `step`."""
+    import trm_lib.train as train_module
+    real, calls = train_module.trm_loss, {"n": 0}
+
+    def sending(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == step:
+            for _ in range(times):
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.01)  # the handler runs between bytecodes of this thread
+        return real(*args, **kwargs)
+    return sending
+
+
+def test_a_second_sigterm_stops_at_once_without_saving_and_says_what_the_folder_holds(tmp_path, monkeypatch):
+    import trm_lib.train as train_module
+    from trm_lib.train_state import StoppedAtOnce
+
+    monkeypatch.setattr(train_module, "trm_loss", _signals_during_step(step=4, times=2))
+    with pytest.raises(StoppedAtOnce) as stopped:
+        train(tiny_cfg(max_steps=10, eval_every=2), tiny_sudoku_set(), out_dir=tmp_path, log_every=1,
+              progress=False, device="cpu")
+    # step 4 was cut short and step 3 was never saved: the checkpoint still holds step 2
+    assert read_checkpoint(tmp_path / "last.pt")["step"] == 2
+    assert stopped.value.saved == f"the checkpoint {tmp_path / 'last.pt'} holds step 2; the 1 step after it was not saved"
+
+
+def test_a_second_sigterm_before_the_first_save_says_nothing_was_saved(tmp_path, monkeypatch, capsys):
+    import trm_lib.train as train_module
+    from trm_lib.cli import main
+
+    monkeypatch.setattr(train_module, "trm_loss", _signals_during_step(step=2, times=2))
+    data = tiny_sudoku_set(16)
+    save_puzzles(data, tmp_path / "train.csv")
+    code = main(["train", "--preset", "sudoku4-cpu", "--data", str(tmp_path / "train.csv"), "--test",
+                 str(tmp_path / "train.csv"), "--out", str(tmp_path / "run"), "--device", "cpu",
+                 "model.hidden_size=16", "model.expansion=1", "train.batch_size=8"])
+    err = capsys.readouterr().err
+    assert code == 128 + signal.SIGTERM
+    assert "stopped at once by a second SIGTERM: nothing was saved" in err
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_ctrl_c_while_the_data_loads_does_not_claim_a_checkpoint(tmp_path, monkeypatch, capsys):
+    import trm_lib.cli.train as train_cli
+    from trm_lib.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(train_cli, "load_puzzles", interrupted)
+    code = main(["train", "--preset", "sudoku4-cpu", "--out", str(tmp_path / "run"), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 130
+    assert "before training started: nothing new was saved" in err and "checkpoint" not in err
+
+
+def test_a_log_without_its_checkpoint_is_kept_aside_not_continued(tmp_path, capsys):
+    data = tiny_sudoku_set()
+    train(tiny_cfg(max_steps=4), data, out_dir=tmp_path, log_every=2, progress=False, device="cpu")
+    (tmp_path / "last.pt").unlink()  # or the first save was killed
+    train(tiny_cfg(max_steps=2), data, out_dir=tmp_path, log_every=2, progress=False, device="cpu")
+    assert [r["step"] for r in _records(tmp_path)] == [2]  # the new run's log alone
+    aside = tmp_path / "metrics.before-fresh-1.jsonl"
+    assert [json.loads(line)["step"] for line in aside.read_text().splitlines()] == [2, 4]
+    assert "no last.pt to resume from: this is a new run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"train.optimizer": "adamw"}, "was trained with train.optimizer=adam_atan2, not adamw"),
+    ({"train.ema_decay": 0.0}, "holds EMA weights (train.ema_decay=0.9) that train.ema_decay=0 would drop"),
+])
+def test_a_resume_that_would_change_the_optimizer_or_drop_the_ema_is_refused(tmp_path, change, message):
+    data = tiny_sudoku_set()
+    train(tiny_cfg(max_steps=2), data, out_dir=tmp_path, progress=False, device="cpu")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train(tiny_cfg(max_steps=4).with_overrides(change), data, out_dir=tmp_path, progress=False, device="cpu")
+    assert read_checkpoint(tmp_path / "last.pt")["step"] == 2
+
+
+def test_without_an_ema_no_output_claims_ema_weights(tmp_path, capsys):
+    from trm_lib.cli import main
+
+    data = tiny_sudoku_set(16)
+    save_puzzles(data, tmp_path / "train.csv")
+    args = ["--data", str(tmp_path / "train.csv"), "--device", "cpu"]
+    assert main(["train", "--preset", "sudoku4-cpu", "--test", str(tmp_path / "train.csv"), "--out",
+                 str(tmp_path / "run"), "model.hidden_size=16", "model.expansion=1", "train.batch_size=8",
+                 "train.max_steps=2", "train.ema_decay=0", *args]) == 0
+    assert main(["eval", "--checkpoint", str(tmp_path / "run" / "last.pt"), *args]) == 0
+    out = capsys.readouterr().out
+    assert "EMA weights" not in out
+    assert "raw weights: train.ema_decay=0" in out and "raw weights: trained without an EMA" in out

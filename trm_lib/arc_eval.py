@@ -95,7 +95,8 @@ class ArcResult:
 
     def __str__(self) -> str:
         return (f"pass@1 {self.pass_at[1]:.1%}  pass@2 {self.pass_at[2]:.1%}  ({self.test_inputs} test inputs of "
-                f"{self.tasks} tasks, {self.copies} copies voted, {self.n_steps} supervision steps; one copy "
+                f"{self.tasks} tasks, {'1 copy, no vote' if self.copies == 1 else f'{self.copies} copies voted'}, "
+                f"{self.n_steps} supervision steps; one copy "
                 f"alone {self.copy_exact:.1%})")
 
     def submission(self, attempts: int = 2) -> dict[str, list[dict[str, list]]]:

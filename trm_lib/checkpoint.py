@@ -145,6 +145,13 @@ def load_model(path: str | Path, use_ema: bool = True, device: torch.device | st
     return model.to(device).eval(), cfg, state
 
 
+def weights_named(state: dict, use_ema: bool = True) -> str:
+    """Which weights `load_model(..., use_ema)` put in the model, in words."""
+    if not use_ema:
+        return "raw weights"
+    return "EMA weights" if state.get("ema") else "raw weights: trained without an EMA"
+
+
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
     """The plain module inside DDP or torch.compile wrappers."""
     model = getattr(model, "module", model)

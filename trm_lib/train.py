@@ -42,7 +42,7 @@ from trm_lib.model import TRM
 from trm_lib.optim import build_optimizer, set_learning_rate
 from trm_lib.run_folder import RunFolderLock, move_aside
 from trm_lib.train_run import Run, TrainingDiverged
-from trm_lib.train_state import StopSignals, TrainingInterrupted
+from trm_lib.train_state import StopSignals, StoppedAtOnce, TrainingInterrupted
 from trm_lib.variants import build_model
 
 __all__ = ["train", "train_iteration", "TrainResult", "TrainingDiverged", "TrainingInterrupted", "time_left"]
@@ -95,7 +95,7 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
     (`resume=False` moves an earlier run aside). Stops after `cfg.train.max_steps` steps in
     all, or `minutes` of training in this call. `on_record` gets every record of the log.
     SIGINT or SIGTERM stops after the current step, saves and raises TrainingInterrupted; a
-    NaN loss raises TrainingDiverged and keeps the last good checkpoint.
+    second one stops at once without saving and raises StoppedAtOnce; a NaN loss raises TrainingDiverged and keeps the last good checkpoint.
     """
     recipe = cfg.train
     _check_request(cfg, train_set, test_set, minutes, eval_size)
@@ -105,6 +105,7 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
         eval_set = test_set.subset(slice(0, eval_size)) if test_set is not None else None
         clock = Clock(run.step, run.history[-1]["time_s"] if run.history else 0.0, minutes, eval_minutes)
         bar = _progress_bar(cfg.name, recipe.max_steps, run.step, enabled=progress and run.rank == 0)
+        at_once = False
         try:
             while run.step < recipe.max_steps:
                 lr = set_learning_rate(run.optimizer, run.step, recipe.warmup_steps, recipe.max_steps,
@@ -126,9 +127,13 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
                     run.evaluate_and_save(eval_set, clock.seconds(), bar, progress)
                 if stopping:
                     break
+        except StoppedAtOnce as err:  # a second signal: no save, the weights may be half-updated
+            at_once = True
+            err.saved = _what_is_saved(run)
+            raise
         finally:
             bar.close()
-            if run.step != run.saved_step and not run.diverged:  # interrupted: keep what was learned
+            if run.step != run.saved_step and not run.diverged and not at_once:  # an error: keep what was learned
                 run.save()
     if stop.requested is not None:
         raise TrainingInterrupted(stop.requested, run.step, run.checkpoint)
@@ -151,7 +156,19 @@ def _run_folder(out: Path | None, resume: bool, progress: bool) -> Iterator[None
             for old, new in move_aside(out):
                 if progress:
                     print(f"--fresh: kept the earlier {old.name} as {new}")
+        elif not (out / "last.pt").exists():  # a log without its checkpoint: that run cannot go on
+            for old, new in move_aside(out, ("metrics.jsonl",)):
+                print(f"{out} has a {old.name} but no last.pt to resume from: this is a new run; "
+                      f"kept the earlier log as {new}", file=sys.stderr)
         yield
+
+
+def _what_is_saved(run: Run) -> str:
+    if run.checkpoint is None or not run.checkpoint.exists():
+        return "nothing was saved"
+    unsaved = run.step - run.saved_step
+    lost = f"; the {unsaved} step{'s' * (unsaved > 1)} after it {'were' if unsaved > 1 else 'was'} not saved" if unsaved else ""
+    return f"the checkpoint {run.checkpoint} holds step {run.saved_step}{lost}"
 
 
 def _check_request(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, minutes: float | None,
@@ -188,7 +205,7 @@ def _start(cfg: Config, train_set: PuzzleSet, out: Path | None, device: torch.de
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(device)
-    check_model_fits(cfg.model, device, copies=5)  # weights, gradients, two Adam moments, EMA
+    check_model_fits(cfg.model, device, copies=5, batch=recipe.batch_size // world)  # weights, gradients, two Adam moments, EMA
     torch.manual_seed(recipe.seed)  # identical initial weights on every process
     model = build_model(cfg.model).to(device)
     ema = EMA(model, recipe.ema_decay) if recipe.ema_decay > 0 else None

@@ -87,7 +87,9 @@ class Run:
         if state.get("optimizer") is None or not state.get("train_state"):
             raise ValueError(f"{self.checkpoint} holds weights only (no optimizer state or data generator), like "
                              f"a shipped model: training cannot resume from it; use --fresh or another --out")
-        check_config_matches(config_of(state, self.checkpoint), self.cfg, self.checkpoint)
+        saved = config_of(state, self.checkpoint)
+        check_config_matches(saved, self.cfg, self.checkpoint)
+        self.check_recipe_matches(saved.train, bool(state.get("ema")))
         load_weights(self.model, state["model"], self.checkpoint)
         self.optimizer.load_state_dict(state["optimizer"])
         if self.ema is not None and state["ema"]:
@@ -97,6 +99,21 @@ class Run:
             self.scaler.load_state_dict(state["train_state"]["scaler"])
         self.step = self.saved_step = self.checked_step = state["step"]
         self.history = read_history(self.checkpoint.parent / "metrics.jsonl", self.step)
+
+    def check_recipe_matches(self, saved, saved_has_ema: bool) -> None:
+        """What a resume cannot change: the optimizer (its saved moments are another kind) and
+        whether there is an EMA (turning it off would drop the saved EMA weights)."""
+        now = self.cfg.train
+        how = f"resume with the checkpoint's value, or use --fresh or another --out"
+        if saved.optimizer != now.optimizer:
+            raise ValueError(f"{self.checkpoint} was trained with train.optimizer={saved.optimizer}, not "
+                             f"{now.optimizer}; {how}")
+        if saved_has_ema and self.ema is None:
+            raise ValueError(f"{self.checkpoint} holds EMA weights (train.ema_decay={saved.ema_decay}) that "
+                             f"train.ema_decay=0 would drop; {how}")
+        if not saved_has_ema and self.ema is not None:
+            raise ValueError(f"{self.checkpoint} was trained without an EMA (train.ema_decay=0) but "
+                             f"train.ema_decay is now {now.ema_decay}; {how}")
 
     # -- what the run writes -----------------------------------------------------------------
     def show(self, bar: tqdm, refresh: bool = True, **fields: str | None) -> None:
@@ -156,7 +173,7 @@ class Run:
             result = self.evaluate(test_set, progress)
             bar.set_description_str(self.cfg.name)
             self.log({"step": self.step, "time_s": round(seconds, 2), "eval": result.summary()})
-            bar.write(f"step {self.step}: test {result} [EMA weights]")
+            bar.write(f"step {self.step}: test {result} [{'EMA' if self.ema is not None else 'raw'} weights]")
         self.save(keep=self.cfg.train.keep_checkpoints)
 
     def evaluate(self, test_set: PuzzleSet | ArcSet, progress: bool = False) -> EvalResult | ArcResult:

@@ -71,6 +71,19 @@ class TrainingInterrupted(KeyboardInterrupt):
         return 128 + int(getattr(signal, self.signal_name, signal.SIGINT))
 
 
+class StoppedAtOnce(KeyboardInterrupt):
+    """A second SIGINT or SIGTERM: training stopped in the middle of its work, without saving
+    (a step cut short may have half-updated the weights). `saved` says what the run folder holds."""
+
+    def __init__(self, signal_name: str):
+        super().__init__(f"second {signal_name}")
+        self.signal_name, self.saved = signal_name, ""
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + int(getattr(signal, self.signal_name, signal.SIGINT))
+
+
 class StopSignals:
     """While active, SIGINT and SIGTERM ask the loop to stop after the current step
     (`requested` holds the signal's name); a second signal stops at once."""
@@ -82,7 +95,7 @@ class StopSignals:
     def _handle(self, signum: int, frame) -> None:
         name = signal.Signals(signum).name
         if self.requested is not None:
-            raise KeyboardInterrupt(f"second {name}")
+            raise StoppedAtOnce(name)
         self.requested = name
         print(f"\n{name}: finishing this step and saving a checkpoint (send it again to stop at once)",
               file=sys.stderr, flush=True)

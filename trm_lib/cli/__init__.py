@@ -46,13 +46,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:
-        stopped = getattr(err, "signal_name", None)  # trm_lib.train_state.TrainingInterrupted
+        stopped = getattr(err, "signal_name", None)  # trm_lib.train_state: TrainingInterrupted, StoppedAtOnce
+        if stopped and hasattr(err, "saved"):
+            print(f"stopped at once by a second {stopped}: {err.saved}; run the same command to resume",
+                  file=sys.stderr)
+            return err.exit_code
         if stopped:
             print(f"stopped by {stopped} at step {err.step}; the checkpoint {err.checkpoint} is saved: "
                   f"run the same command to resume", file=sys.stderr)
             return err.exit_code
-        print("\ninterrupted" + (" (training saved its checkpoint first; run the same command to resume)"
-                                 if args.command == "train" else ""), file=sys.stderr)
+        print("\ninterrupted" + (" before training started: nothing new was saved" if args.command == "train"
+                                 else ""), file=sys.stderr)
         return 130
 
 

@@ -79,6 +79,7 @@ def splits_of(cfg, progress: bool = True):
 def run_eval(args: argparse.Namespace, model, cfg, state, device) -> int:
     """pass@1 and pass@2 of an ARC checkpoint on the build it was trained on."""
     from trm_lib.arc_eval import evaluate_arc
+    from trm_lib.checkpoint import weights_named
 
     if args.data:
         raise ValueError("an ARC checkpoint is scored on the build its config names; leave out --data")
@@ -90,7 +91,7 @@ def run_eval(args: argparse.Namespace, model, cfg, state, device) -> int:
     what = ("the training tasks' test inputs (trained on: a memorisation check)" if args.split == "seen"
             else "the evaluation tasks' test inputs (their answers were never trained on)")
     print(f"checkpoint {args.checkpoint} ({cfg.name}, step {state['step']}, "
-          f"{'raw' if args.raw else 'EMA'} weights) on {what}:")
+          f"{weights_named(state, not args.raw)}) on {what}:")
     print(result)
     if args.submission_out:
         result.write_submission(args.submission_out)

@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trm_lib.checkpoint import load_model
+    from trm_lib.checkpoint import load_model, weights_named
     from trm_lib.evaluate import evaluate
     from trm_lib.data.puzzles import load_puzzles
 
@@ -62,14 +62,14 @@ def run(args: argparse.Namespace) -> int:
         from trm_lib.cli.ensemble import run_eval as run_ensemble
 
         print(f"checkpoint {args.checkpoint} ({cfg.name}, step {state['step']}, "
-              f"{'raw' if args.raw else 'EMA'} weights) on {args.data}:")
+              f"{weights_named(state, not args.raw)}) on {args.data}:")
         picked = run_ensemble(args, model, puzzles, steps, device)
         _write_predictions(args, puzzles, picked)
         return 0
     result = evaluate(model, puzzles, n_steps=steps, batch_size=args.batch_size, device=device,
                       progress=True)
     print(f"checkpoint {args.checkpoint} ({cfg.name}, step {state['step']}, "
-          f"{'raw' if args.raw else 'EMA'} weights) on {args.data}:")
+          f"{weights_named(state, not args.raw)}) on {args.data}:")
     print(f"exact {result.exact:.2%}  cell {result.cell:.2%}  valid {result.valid:.2%}  "
           f"({result.n_puzzles} puzzles, {result.n_steps} supervision steps)")
     per_step = "  ".join(f"{k + 1}:{a:.1%}" for k, a in enumerate(result.exact_per_step))

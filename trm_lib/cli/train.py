@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"run folder: {out}")
     result = train(cfg, train_set, test_set, out_dir=out, minutes=args.minutes, device=device,
                    eval_size=args.eval_size, resume=not args.fresh, eval_minutes=args.eval_minutes)
-    print(f"stopped at step {result.step}; checkpoint {result.checkpoint} (EMA weights inside); "
+    inside = "EMA weights inside" if cfg.train.ema_decay > 0 else "raw weights: train.ema_decay=0"
+    print(f"stopped at step {result.step}; checkpoint {result.checkpoint} ({inside}); "
           f"try: python -m trm_lib {next_command.format(checkpoint=result.checkpoint)}")
     return 0
 
