@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -239,3 +240,32 @@ def test_without_an_ema_no_output_claims_ema_weights(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "EMA weights" not in out
     assert "raw weights: train.ema_decay=0" in out and "raw weights: trained without an EMA" in out
+
+
+def test_a_full_disk_says_so_removes_the_temporary_and_names_the_last_good_checkpoint(tmp_path, monkeypatch):
+    import errno
+
+    import trm_lib.checkpoint as checkpoint_module
+    real, saves = checkpoint_module.torch.save, {"n": 0}
+
+    def filling(state, path):
+        saves["n"] += 1
+        if saves["n"] < 2:
+            return real(state, path)
+        Path(path).write_bytes(b"half a checkpoint")  # the disk fills up part way
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . unexpected pos 983808 vs 983696")
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", filling)
+    with pytest.raises(OSError) as failed:
+        train(tiny_cfg(max_steps=6, eval_every=2), tiny_sudoku_set(), out_dir=tmp_path, progress=False, device="cpu")
+    assert str(failed.value) == (f"no space left on the device while saving {tmp_path / 'last.pt'}; "
+                                 f"the last good checkpoint is step 2 in {tmp_path / 'last.pt'}")
+    assert saves["n"] == 2  # no second attempt on the way out
+    assert not list(tmp_path.glob("*.tmp"))
+    assert read_checkpoint(tmp_path / "last.pt")["step"] == 2
+
+
+def test_an_out_that_is_a_file_is_refused_before_training(tmp_path):
+    (tmp_path / "run").write_text("not a folder")
+    with pytest.raises(ValueError, match="run folder .* is a file; give --out a folder"):
+        train(tiny_cfg(max_steps=2), tiny_sudoku_set(), out_dir=tmp_path / "run", progress=False, device="cpu")

@@ -9,6 +9,7 @@ Evaluation and the notebooks use the EMA weights (`load_model(..., use_ema=True)
 """
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -43,8 +44,14 @@ def save_checkpoint(path: str | Path, cfg: Config, model: torch.nn.Module, step:
     if train_state is not None:
         state["train_state"] = train_state
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two writers never share a temporary
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:  # a full disk: torch reports it as a RuntimeError
+        tmp.unlink(missing_ok=True)
+        full = isinstance(err, OSError) and err.errno == errno.ENOSPC or "unexpected pos" in str(err)
+        raise OSError(f"no space left on the device while saving {path}" if full
+                      else f"could not save {path}: {err}") from None
     return path
 
 

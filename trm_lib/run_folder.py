@@ -31,9 +31,15 @@ class RunFolderLock:
         self._file = None
 
     def __enter__(self) -> "RunFolderLock":
-        self.folder.mkdir(parents=True, exist_ok=True)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise ValueError(f"run folder {self.folder} is a file; give --out a folder")
         path = self.folder / LOCK_NAME
-        f = open(path, "a+")
+        try:  # the lock file is the first thing written: an unwritable folder stops here, before training
+            self.folder.mkdir(parents=True, exist_ok=True)
+            f = open(path, "a+")
+        except OSError as err:
+            raise ValueError(f"cannot write into the run folder {self.folder} ({err.strerror}); "
+                             f"choose another --out") from None
         if fcntl is not None:
             try:
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -133,7 +133,7 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
             raise
         finally:
             bar.close()
-            if run.step != run.saved_step and not run.diverged and not at_once:  # an error: keep what was learned
+            if run.step != run.saved_step and not (run.diverged or run.save_failed or at_once):  # an error: keep what was learned
                 run.save()
     if stop.requested is not None:
         raise TrainingInterrupted(stop.requested, run.step, run.checkpoint)

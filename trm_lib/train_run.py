@@ -64,7 +64,7 @@ class Run:
         self.scaler = grad_scaler(device)  # float16 only: GPUs without bf16
         self.step, self.saved_step, self.checked_step = 0, 0, 0
         self.history: list[dict] = []
-        self.diverged = False
+        self.diverged = self.save_failed = False
         self.bar_fields: dict[str, str] = {}  # what the progress bar shows after the rate
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -152,16 +152,25 @@ class Run:
         """The checkpoint, with what an exact resume needs; `keep` also copies it to step_N.pt
         (one per evaluation, as the official's checkpoint_every_eval)."""
         if self.checkpoint is not None and self.rank == 0:
-            state = train_state.capture(self.carry if self.world == 1 else None, self.data_gen, self.window,
-                                        self.device)
-            if self.scaler is not None:
-                state["scaler"] = self.scaler.state_dict()
-            save_checkpoint(self.checkpoint, self.cfg, self.model, self.step,
-                            {"last": self.history[-1] if self.history else {}}, self.ema, self.optimizer,
-                            train_state=state)
-            if keep:
-                shutil.copyfile(self.checkpoint, self.checkpoint.parent / f"step_{self.step}.pt")
+            try:
+                self._write(keep)
+            except OSError as err:
+                self.save_failed = True
+                kept = (f"the last good checkpoint is step {self.saved_step} in {self.checkpoint}"
+                        if self.checkpoint.exists() else "no checkpoint was written before")
+                raise OSError(f"{err}; {kept}") from None
         self.saved_step = self.step
+
+    def _write(self, keep: bool) -> None:
+        state = train_state.capture(self.carry if self.world == 1 else None, self.data_gen, self.window,
+                                    self.device)
+        if self.scaler is not None:
+            state["scaler"] = self.scaler.state_dict()
+        save_checkpoint(self.checkpoint, self.cfg, self.model, self.step,
+                        {"last": self.history[-1] if self.history else {}}, self.ema, self.optimizer,
+                        train_state=state)
+        if keep:
+            shutil.copyfile(self.checkpoint, self.checkpoint.parent / f"step_{self.step}.pt")
 
     def evaluate_and_save(self, test_set: PuzzleSet | None, seconds: float, bar: tqdm, progress: bool) -> None:
         """Evaluate the EMA weights on `test_set` (process 0 only) and save; no NaN goes into a
