@@ -52,7 +52,18 @@ CASES = [
     ("eval device bogus", EVAL.replace("--device cpu", "--device bogus"), "device 'bogus' is not one trm_lib trains on"),
     ("hidden_size 10^7", TRAIN + " model.hidden_size=10000000", "FLOPs (hidden_size 10,000,000"),
     ("bench hidden_size 10^7", "bench --preset sudoku4-cpu model.hidden_size=10000000", "FLOPs (hidden_size 10,000,000"),
+    ("ablate eval-size 0", "ablate --steps 1 --eval-size 0", "argument --eval-size: must be at least 1, got 0"),
+    ("ablate eval-size negative", "ablate --steps 1 --eval-size -5", "argument --eval-size: must be at least 1, got -5"),
+    ("train data empty", TRAIN.replace("--data {data} --test {data}", "--data {empty} --test {empty}"),
+     "argument --data: is empty; name a file"),
+    ("seed negative", "data sudoku --size 4 --count 2 --seed -1 --out {tmp}/s.csv",
+     "argument --seed: must be an integer from 0 to 2^63-1, got -1"),
+    ("seed overflowing", "data maze --size 5 --count 2 --seed 99999999999999999999 --out {tmp}/m.csv",
+     "argument --seed: must be an integer from 0 to 2^63-1"),
+    ("ensemble seed negative", EVAL + " --ensemble 2 --seed -1", "argument --seed: must be an integer from 0"),
     # 6. an output that would overwrite an input
+    ("data out over the excluded file", "data sudoku --size 4 --count 2 --seed 1 --out {data} --exclude {data}",
+     "--out {data} is the --exclude file"),
     ("predictions over the data", EVAL + " --predictions-out {data}", "is the --data file"),
     ("predictions over the checkpoint", EVAL + " --predictions-out {ckpt}", "is the --checkpoint file"),
     # 7. impossible amounts of work
@@ -175,11 +186,11 @@ def _run(argv: list[str], capsys) -> tuple[int, str, str]:
 
 @pytest.mark.parametrize("what, command, message", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_is_one_clear_line(files, capsys, what, command, message):
-    argv = [part.format(**files, walled_in="{walled_in}") for part in command.split(" ")]
+    argv = [part.format(**files, walled_in="{walled_in}", empty="") for part in command.split(" ")]
     argv = [WALLED_IN if part == "{walled_in}" else part for part in argv]
     code, err, _ = _run(argv, capsys)
     assert code == 2, err
-    assert message in err
+    assert message.format(**files) in err
     assert "Traceback" not in err
     assert not Path(files["tmp"], "run", "last.pt").exists()  # refused before any training
 

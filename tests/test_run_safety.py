@@ -269,3 +269,45 @@ def test_an_out_that_is_a_file_is_refused_before_training(tmp_path):
     (tmp_path / "run").write_text("not a folder")
     with pytest.raises(ValueError, match="run folder .* is a file; give --out a folder"):
         train(tiny_cfg(max_steps=2), tiny_sudoku_set(), out_dir=tmp_path / "run", progress=False, device="cpu")
+
+
+def _first_moment(state):
+    moments = state["optimizer"]["optimizers"][0]["state"][0]
+    return next(k for k, v in moments.items() if isinstance(v, torch.Tensor) and v.dim() > 0)
+
+
+DAMAGED_RESUMES = [  # (what, edit of the saved dict, what the message must say)
+    ("a weight that is not a tensor", lambda s: s["model"].update({"head.weight": [1.0, 2.0]}),
+     "head.weight is a list, expected a tensor"),
+    ("an EMA that is a list", lambda s: s.update(ema=[1.0]), "'ema' is a list (expected a dict)"),
+    ("an EMA weight that is text", lambda s: s["ema"].update({"head.weight": "x"}), "EMA weight head.weight is a str"),
+    ("a bad RNG state", lambda s: s["train_state"].update(data_rng=torch.zeros(3, dtype=torch.uint8)),
+     "run state (train_state) is damaged"),
+    ("train_state without sums", lambda s: s["train_state"].pop("sums"), "run state (train_state) lacks 'sums'"),
+    ("an optimizer moment of the wrong shape",
+     lambda s: s["optimizer"]["optimizers"][0]["state"][0].update({_first_moment(s): torch.zeros(7, 7, 7)}),
+     "the optimizer state is damaged"),
+    ("a negative step", lambda s: s.update(step=-5), "'step' is -5 (expected 0 or more)"),
+]
+
+
+@pytest.mark.parametrize("what, change, message", DAMAGED_RESUMES, ids=[c[0] for c in DAMAGED_RESUMES])
+def test_a_damaged_checkpoint_is_refused_on_resume_with_one_message_naming_it(tmp_path, what, change, message):
+    data = tiny_sudoku_set()
+    train(tiny_cfg(max_steps=2), data, out_dir=tmp_path, progress=False, device="cpu")
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    change(state)
+    torch.save(state, tmp_path / "last.pt")
+    with pytest.raises(ValueError, match=re.escape(message)) as refused:
+        train(tiny_cfg(max_steps=4), data, out_dir=tmp_path, progress=False, device="cpu")
+    assert str(tmp_path / "last.pt") in str(refused.value)
+
+
+def test_a_log_line_whose_step_is_not_a_number_is_named_by_file_and_line(tmp_path):
+    data = tiny_sudoku_set()
+    train(tiny_cfg(max_steps=2), data, out_dir=tmp_path, log_every=1, progress=False, device="cpu")
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    lines[0] = lines[0].replace('"step": 1', '"step": "abc"')
+    (tmp_path / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"metrics.jsonl, line 1: not a metrics record"):
+        train(tiny_cfg(max_steps=4), data, out_dir=tmp_path, progress=False, device="cpu")

@@ -75,6 +75,13 @@ def read_checkpoint(path: str | Path) -> dict:
     state.setdefault("metrics", {})
     state.setdefault("ema", None)
     state.setdefault("optimizer", None)
+    problems = [f"'step' is {state['step']} (expected 0 or more)"] if state["step"] < 0 else []
+    problems += [f"{key!r} is a {type(state[key]).__name__} (expected a dict)" for key in ("ema", "optimizer")
+                 if state[key] is not None and not isinstance(state[key], dict)]
+    if "train_state" in state and not isinstance(state["train_state"], dict):
+        problems.append(f"'train_state' is a {type(state['train_state']).__name__} (expected a dict)")
+    if problems:
+        raise ValueError(f"{path}: the checkpoint is damaged: {'; '.join(problems)}")
     return state
 
 
@@ -112,7 +119,8 @@ def load_weights(model: torch.nn.Module, weights: dict, path: str | Path, what: 
     expected = model.state_dict()
     missing = sorted(set(expected) - set(weights))
     extra = sorted(set(weights) - set(expected))
-    shapes = [f"{k} is {tuple(v.shape)}, expected {tuple(expected[k].shape)}" for k, v in weights.items()
+    shapes = [f"{k} is a {type(v).__name__}, expected a tensor" if not isinstance(v, torch.Tensor)
+              else f"{k} is {tuple(v.shape)}, expected {tuple(expected[k].shape)}" for k, v in weights.items()
               if k in expected and (not isinstance(v, torch.Tensor) or v.shape != expected[k].shape)]
     problems = ([f"missing {', '.join(missing)}"] if missing else []) + \
                ([f"unexpected {', '.join(extra)}"] if extra else []) + shapes

@@ -62,4 +62,9 @@ class EMA:
         missing = set(self.names) - set(state)
         if missing:
             raise ValueError(f"EMA state is missing weights: {sorted(missing)[:5]}")
+        for name, shadow in zip(self.names, self.shadow):
+            value = state[name]
+            if not isinstance(value, torch.Tensor) or value.shape != shadow.shape:
+                found = tuple(value.shape) if isinstance(value, torch.Tensor) else f"a {type(value).__name__}"
+                raise ValueError(f"EMA weight {name} is {found}, expected {tuple(shadow.shape)}")
         self.shadow = [state[n].detach().clone().float().to(s.device) for n, s in zip(self.names, self.shadow)]

@@ -122,7 +122,8 @@ def read_records(path: Path) -> list[dict]:
             continue
         try:
             record = json.loads(line)
-            record["step"]  # a record without a step is not a metrics record
+            if type(record["step"]) is not int:  # a record without a step is not a metrics record
+                raise TypeError
         except (ValueError, KeyError, TypeError):
             if i == len(lines):
                 print(f"warning: {path}, line {i}: a torn last record (the run stopped while writing "

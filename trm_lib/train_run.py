@@ -40,6 +40,16 @@ class TrainingDiverged(ValueError):
     """The loss became NaN or infinite; the last good checkpoint was kept."""
 
 
+def check_moments(optimizer: torch.optim.Optimizer) -> None:
+    """Every saved moment has its parameter's shape (load_state_dict does not check; the
+    first step would fail deep inside)."""
+    for inner in getattr(optimizer, "optimizers", [optimizer]):
+        for p, moments in getattr(inner, "state", {}).items():
+            for name, value in moments.items():
+                if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != p.shape:
+                    raise ValueError(f"{name} of a {tuple(p.shape)} parameter is {tuple(value.shape)}")
+
+
 class Run:
     """One training run's state beside the loop: step, carry, metrics window, history, and
     where it saves. With several processes each keeps its `local` slice of the batch's slots."""
@@ -91,10 +101,22 @@ class Run:
         check_config_matches(saved, self.cfg, self.checkpoint)
         self.check_recipe_matches(saved.train, bool(state.get("ema")))
         load_weights(self.model, state["model"], self.checkpoint)
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.ema is not None and state["ema"]:
-            self.ema.load_state_dict(state["ema"])
-        self.carry = train_state.restore(state["train_state"], self.data_gen, self.carry, self.window, self.device)
+        fix = "use --fresh to start over (the old files are kept) or another --out"
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            check_moments(self.optimizer)
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise ValueError(f"{self.checkpoint}: the optimizer state is damaged ({err}); {fix}") from None
+        try:
+            if self.ema is not None and state["ema"]:
+                self.ema.load_state_dict(state["ema"])
+        except ValueError as err:
+            raise ValueError(f"{self.checkpoint}: {err}; {fix}") from None
+        try:
+            self.carry = train_state.restore(state["train_state"], self.data_gen, self.carry, self.window,
+                                             self.device)
+        except ValueError as err:
+            raise ValueError(f"{self.checkpoint}: {err}; {fix}") from None
         if self.scaler is not None and "scaler" in state["train_state"]:
             self.scaler.load_state_dict(state["train_state"]["scaler"])
         self.step = self.saved_step = self.checked_step = state["step"]

@@ -128,7 +128,18 @@ def restore(state: dict, data_gen: torch.Generator, carry: Carry, window: Metric
     """Put a captured state back (the log window too); returns the carry.
 
     The carry comes back only where its shape fits this run's slots (a run that now uses
-    another number of processes starts its slots afresh)."""
+    another number of processes starts its slots afresh). A damaged state is a ValueError
+    that says what is wrong."""
+    try:
+        return _restore(state, data_gen, carry, window, device)
+    except KeyError as err:
+        raise ValueError(f"its run state (train_state) lacks {err.args[0]!r}") from None
+    except (TypeError, ValueError, RuntimeError, AttributeError) as err:
+        raise ValueError(f"its run state (train_state) is damaged ({str(err).splitlines()[0]})") from None
+
+
+def _restore(state: dict, data_gen: torch.Generator, carry: Carry, window: MetricsWindow,
+             device: torch.device) -> Carry:
     data_gen.set_state(state["data_rng"])
     torch.set_rng_state(state["torch_rng"])
     if device.type == "cuda" and "cuda_rng" in state:
@@ -136,6 +147,8 @@ def restore(state: dict, data_gen: torch.Generator, carry: Carry, window: Metric
     saved = state.get("carry")
     if saved is not None and saved["inputs"].shape == carry.inputs.shape and saved["y"].shape == carry.y.shape:
         carry = Carry(**{name: saved[name].to(device) for name in _CARRY_FIELDS})
+    if state["sums"].shape != window.sums.shape:
+        raise ValueError(f"sums is {tuple(state['sums'].shape)}, expected {tuple(window.sums.shape)}")
     window.sums.copy_(state["sums"].to(device))
     window.steps = int(state["n_since"])
     return carry

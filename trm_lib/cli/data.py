@@ -17,6 +17,7 @@ import time
 from tqdm import tqdm
 
 from trm_lib.cli.arc import add_data_parser as add_arc_parser, run_data as run_arc
+from trm_lib.cli.args import path, refuse_to_overwrite, seed
 from trm_lib.data import sudoku as sd
 from trm_lib.data.generate import check_file, equivalence_index, maze_rows, rating_histogram, sudoku_rows
 from trm_lib.data.puzzles import PuzzleSet, write_rows
@@ -45,9 +46,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "N + N//2 with --perfect)")
     for q in (s, m):
         q.add_argument("--count", type=int, required=True)
-        q.add_argument("--seed", type=int, required=True)
-        q.add_argument("--out", required=True, help="CSV file; gzip when it ends in .gz")
-        q.add_argument("--exclude", nargs="*", default=[], metavar="FILE",
+        q.add_argument("--seed", type=seed, required=True)
+        q.add_argument("--out", type=path, required=True, help="CSV file; gzip when it ends in .gz")
+        q.add_argument("--exclude", type=path, nargs="*", default=[], metavar="FILE",
                        help="skip puzzles equivalent to one in these files")
     c = sub.add_parser("check", help="verify every row of puzzle files, print a summary")
     c.add_argument("files", nargs="+")
@@ -104,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--perfect needs an odd --size (rooms on even rows and columns), "
                              f"got {args.size}")
         task = "maze"
+    refuse_to_overwrite("--out", args.out, {"--exclude": args.exclude})
     index = equivalence_index(task, args.size, args.exclude)
     start = time.time()
     with tqdm(total=args.count, desc=f"{task} {args.size}x{args.size}", unit="puzzle") as bar:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from trm_lib.cli.args import non_negative_number, positive_int
+from trm_lib.cli.args import non_negative_number, positive_int, seed
 from trm_lib.ensemble import COPIES, NOISE_ON, RULES
 
 DEFAULT_SIGMA = 0.3
@@ -24,7 +24,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--sigma", type=non_negative_number, default=DEFAULT_SIGMA,
                    help=f"noise scale for noisy copies (default {DEFAULT_SIGMA})")
     g.add_argument("--noise-on", choices=NOISE_ON, default="z", help="which state gets the noise (default z)")
-    g.add_argument("--seed", type=int, default=0, help="seed of the symmetries and the noise (default 0)")
+    g.add_argument("--seed", type=seed, default=0, help="seed of the symmetries and the noise (default 0)")
 
 
 def copies_kind(args: argparse.Namespace, task: str) -> str:

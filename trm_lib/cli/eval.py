@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from trm_lib.cli.args import positive_int
+from trm_lib.cli.args import path, positive_int, refuse_to_overwrite
 from trm_lib.cli.ensemble import add_args as add_ensemble_args
 from trm_lib.device import banner, pick_device
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="exact, cell and valid accuracy of a checkpoint on a puzzle file")
-    p.add_argument("--checkpoint", required=True, help="a last.pt written by `train`, or a shipped one")
-    p.add_argument("--data", default=None, help="puzzle CSV (ours or the original format); an ARC checkpoint "
+    p.add_argument("--checkpoint", type=path, required=True, help="a last.pt written by `train`, or a shipped one")
+    p.add_argument("--data", type=path, default=None, help="puzzle CSV (ours or the original format); an ARC checkpoint "
                    "needs none: it is scored on the build it was trained on")
     p.add_argument("--steps", type=positive_int, default=None,
                    help="supervision steps (default: its train.eval_steps, else the n_sup it was trained "
@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--halt", action="store_true",
                    help="also report the answer at the first step where the model halts (q_halt > 0), "
                         "the mean steps that uses and the compute it saves")
-    p.add_argument("--predictions-out", default=None, help="write the model's answers as a CSV")
+    p.add_argument("--predictions-out", type=path, default=None, help="write the model's answers as a CSV")
     p.add_argument("--raw", action="store_true", help="use the raw weights instead of the EMA ones")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     p.add_argument("--batch-size", type=positive_int, default=256, help="puzzles per forward pass (default: 256)")
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from trm_lib.data.puzzles import load_puzzles
 
     if args.predictions_out:
-        _refuse_to_overwrite(args.predictions_out, {"--data": args.data or "", "--checkpoint": args.checkpoint})
+        refuse_to_overwrite("--predictions-out", args.predictions_out, {"--data": args.data or "", "--checkpoint": args.checkpoint})
     device = pick_device(args.device)
     banner(device)
     model, cfg, state = load_model(args.checkpoint, use_ema=not args.raw, device=device)
@@ -99,16 +99,6 @@ def halt_line(result) -> str:
     return (f"halting at inference: exact {result.exact_at_halt:.2%}  valid {result.valid_at_halt:.2%}  "
             f"after {result.halt_step_mean:.2f} steps on average of {result.n_steps} "
             f"({saved:.0%} of the supervision steps saved)")
-
-
-def _refuse_to_overwrite(out: str, inputs: dict[str, str]) -> None:
-    from pathlib import Path
-
-    target = Path(out).resolve()
-    for flag, path in inputs.items():
-        if Path(path).resolve() == target:
-            raise ValueError(f"--predictions-out {out} is the {flag} file; writing there would overwrite "
-                             f"it: choose another file name")
 
 
 def label_warning(puzzles, predictions, data: str) -> str | None:

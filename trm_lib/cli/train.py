@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from trm_lib.cli.args import positive_int, positive_minutes
+from trm_lib.cli.args import path, positive_int, positive_minutes
 from trm_lib.presets import PRESETS, get_preset
 from trm_lib.device import banner, pick_device
 from trm_lib.data.paths import dataset_files, shown
@@ -14,9 +14,9 @@ from trm_lib.data.puzzles import load_puzzles
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a preset; resumes from OUT/last.pt if it exists")
     p.add_argument("--preset", required=True, help=", ".join(PRESETS))
-    p.add_argument("--data", help="training CSV (default: the preset's shipped set)")
-    p.add_argument("--test", help="test CSV for periodic evaluation (default: the preset's shipped set)")
-    p.add_argument("--out", default=None, help="run folder for metrics.jsonl and last.pt (default: runs/PRESET)")
+    p.add_argument("--data", type=path, help="training CSV (default: the preset's shipped set)")
+    p.add_argument("--test", type=path, help="test CSV for periodic evaluation (default: the preset's shipped set)")
+    p.add_argument("--out", type=path, default=None, help="run folder for metrics.jsonl and last.pt (default: runs/PRESET)")
     p.add_argument("--minutes", type=positive_minutes, default=None, help="stop after this much training time")
     p.add_argument("--eval-size", type=eval_size, default=1000,
                    help="test puzzles per periodic evaluation, or 'all' for the whole test set (default: 1000)")
