@@ -268,3 +268,17 @@ def test_ablate_on_a_maze_shows_no_sudoku_paper_figure():
 
     full = VARIANTS["full TRM"]
     assert full.paper_for("sudoku") == 87.4 and full.paper_for("maze") is None
+
+
+def test_the_library_evaluate_refuses_puzzles_of_another_task():
+    from trm_lib.checkpoint import load_model
+    from trm_lib.data.puzzles import load_puzzles
+    from trm_lib.evaluate import evaluate
+
+    model, _, _ = load_model(PRETRAINED / "sudoku9-cpu.pt")
+    mazes = load_puzzles(Path(__file__).resolve().parent.parent / "datasets" / "maze-9x9" / "test.csv.gz").subset(slice(0, 2))
+    with pytest.raises(ValueError, match=r"these are maze 9x9 puzzles \(81 cells, vocabulary 6\) but the model "
+                                         r"reads 81 cells of vocabulary 11"):
+        evaluate(model, mazes)
+    with pytest.raises(TypeError, match="puzzles must be a PuzzleSet"):
+        evaluate(model, mazes.inputs)

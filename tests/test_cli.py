@@ -34,6 +34,8 @@ def test_solve_prints_the_grid_after_every_step(trained, capsys):
                  "--steps", "3"]) == 0
     text = capsys.readouterr().out
     assert "step 1:" in text and "step 3:" in text and "halting probability" in text
+    verdict = text.rstrip().splitlines()[-1]  # "(a correct Sudoku)" only where it is one
+    assert verdict.endswith("is valid (a correct Sudoku)") or verdict.endswith("is NOT valid"), verdict
 
 
 @pytest.mark.parametrize("puzzle, message", [

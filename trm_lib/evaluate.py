@@ -84,6 +84,7 @@ def evaluate(model: TRM, puzzles: PuzzleSet, n_steps: int | None = None, batch_s
     scaling curves); by default only the last step's answer is checked. `progress` shows a
     bar over batches x supervision steps.
     """
+    check_puzzles_fit(model, puzzles)
     device = device or next(model.parameters()).device
     n_steps = model.cfg.n_sup if n_steps is None else n_steps
     P = len(puzzles)
@@ -199,6 +200,18 @@ def _valid_last_and_at_halt(task: str, questions: np.ndarray, last: torch.Tensor
     halt_np = at_halt.numpy()
     halt_ok = [is_valid(task, questions[i], halt_np[i]) if differs[i] else last_ok[i] for i in range(P)]
     return sum(last_ok) / P, sum(halt_ok) / P
+
+
+def check_puzzles_fit(model: TRM, puzzles: PuzzleSet) -> None:
+    """Refuse puzzles of another kind than the model reads (a Sudoku model on mazes would score 0)."""
+    if not isinstance(puzzles, PuzzleSet):
+        raise TypeError(f"puzzles must be a PuzzleSet (trm_lib.data.puzzles.load_puzzles reads one), "
+                        f"got {type(puzzles).__name__}")
+    cfg = model.cfg
+    if (puzzles.seq_len, puzzles.vocab_size) != (cfg.seq_len, cfg.vocab_size):
+        raise ValueError(f"these are {puzzles.task} {puzzles.size}x{puzzles.size} puzzles ({puzzles.seq_len} cells, "
+                         f"vocabulary {puzzles.vocab_size}) but the model reads {cfg.seq_len} cells of vocabulary "
+                         f"{cfg.vocab_size}; give it puzzles of the task it was trained on")
 
 
 def _check_request(n_steps: int, batch_size: int, kept_per_step: int) -> None:

@@ -91,6 +91,10 @@ def _write_predictions(args: argparse.Namespace, puzzles, predictions) -> None:
                              puzzles.ratings, puzzles.sources)
         save_puzzles(answered, args.predictions_out)
         print(f"predictions written to {args.predictions_out}")
+        padded = int((predictions == 0).any(-1).sum())
+        if padded:
+            print(f"note: {padded} of the predictions hold cells the model left as padding, written as '?'; "
+                  f"`data check` refuses those rows (they are no answer)")
 
 
 def halt_line(result) -> str:

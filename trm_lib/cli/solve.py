@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     ok = is_valid(task, x[0].cpu().numpy(), previous.cpu().numpy())
     which = f"the answer at the halt (step {halted_at})" if args.halt and halted_at else "the final answer"
     print(f"{which} is " + ("valid" if ok else "NOT valid") +
-          (" (a correct Sudoku)" if task == "sudoku" else " (a valid shortest path)" if ok else ""))
+          ("" if not ok else " (a correct Sudoku)" if task == "sudoku" else " (a valid shortest path)"))
     return 0
 
 
