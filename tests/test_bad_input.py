@@ -91,6 +91,10 @@ CASES = [
     ("field over 128 KB", "data check {big_field}", "line 2: field larger than field limit"),
     ("a line over 1 MiB", "data check {garbage}", "line 1: longer than 1 MiB"),
     ("a folder", "data check {tmp}", "is a folder"),
+    ("a rating that overflows", "data check {over_rating}", "line 2: rating 99999999999999999999 is outside 0 to 2^63-1"),
+    ("a negative rating", "data check {neg_rating}", "line 3: rating -3 is outside 0 to 2^63-1"),
+    ("a row of empty fields", "data check {empty_row}", "line 2: the question is empty"),
+    ("weight decay 1e30", TRAIN + " train.weight_decay=1e30", "weight_decay x lr = 2e+27"),
     ("checkpoint as data", EVAL.replace("{data}", "{ckpt}"), "is a zip archive (a trm_lib checkpoint?)"),
     ("checkpoint as training data", TRAIN.replace("--data {data}", "--data {ckpt}"), "is a zip archive"),
     # 9. damaged checkpoints
@@ -153,12 +157,16 @@ def _bad_files(tmp: Path) -> dict:
     (tmp / "gzip.csv").write_bytes(packed)
     (tmp / "big_field.csv").write_text(HEADER + "x," + "1" * 200_000 + ",1,0\n")
     (tmp / "garbage.bin").write_bytes(b"\x00\x01garbage" * 200_000)
+    (tmp / "over_rating.csv").write_text(HEADER + f"x,{S4[0]},{S4[1]},99999999999999999999\n")
+    (tmp / "neg_rating.csv").write_text(HEADER + good_row + f"x,{S4[0]},{S4[1]},-3\n")
+    (tmp / "empty_row.csv").write_text(HEADER + ",,,\n")
     shipped_run = tmp / "shipped_run"
     shipped_run.mkdir()
     shutil.copy(PRETRAINED / "sudoku4-cpu.pt", shipped_run / "last.pt")
     return {"letter": tmp / "letter.csv", "latin1": tmp / "latin1.csv", "corrupt_gz": tmp / "corrupt.csv.gz",
             "truncated_gz": tmp / "truncated.csv.gz", "text_gz": tmp / "text.csv.gz", "gzip_csv": tmp / "gzip.csv",
-            "big_field": tmp / "big_field.csv", "garbage": tmp / "garbage.bin", "shipped_run": shipped_run,
+            "big_field": tmp / "big_field.csv", "garbage": tmp / "garbage.bin",
+            "over_rating": tmp / "over_rating.csv", "neg_rating": tmp / "neg_rating.csv", "empty_row": tmp / "empty_row.csv", "shipped_run": shipped_run,
             "sudoku6": Path(__file__).resolve().parent.parent / "datasets" / "sudoku-6x6" / "test.csv.gz"}
 
 

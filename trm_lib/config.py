@@ -63,6 +63,11 @@ class TrainConfig:
         for name in ("batch_size", "max_steps", "eval_every"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        for decay, lr in (("weight_decay", "lr"), ("puzzle_emb_weight_decay", "puzzle_emb_lr")):
+            shrink = getattr(self, decay) * getattr(self, lr)
+            if math.isfinite(shrink) and shrink >= 1:
+                problems.append(f"{decay} x {lr} = {shrink:.3g}: decoupled decay multiplies every weight by "
+                                f"1 - {lr} x {decay} each step, so it must be below 1 (the paper: 1e-4)")
         if not 0.0 <= self.lr_min_ratio <= 1.0:
             problems.append(f"lr_min_ratio must be in [0, 1] (1 keeps the lr constant), got {self.lr_min_ratio}")
         if not 0.0 <= self.ema_decay < 1.0:

@@ -171,6 +171,10 @@ def load_puzzles(path: str | Path, verify: bool = False, progress: bool = False)
 
 def parse_rows(path: str | Path, rows: list[tuple[int, list[str]]], verify: bool = False) -> PuzzleSet:
     """Rows of `path` (from trm_lib.data.puzzle_csv.iter_chunks) as a checked PuzzleSet."""
+    for line, row in rows:
+        for name, text in (("question", row[1]), ("answer", row[2])):
+            if not text.strip():
+                raise ValueError(f"{path}, line {line}: the {name} is empty")
     try:
         task, size = infer_task_and_size(rows[0][1][1])
     except ValueError as err:
@@ -196,6 +200,8 @@ def parse_rows(path: str | Path, rows: list[tuple[int, list[str]]], verify: bool
             ratings.append(int(row[3]) if row[3].strip() else 0)
         except ValueError:
             fail(i, f"rating {row[3]!r} is not an integer")
+        if not 0 <= ratings[-1] < 2 ** 63:
+            fail(i, f"rating {row[3]} is outside 0 to 2^63-1 (a rating counts dead ends or moves)")
     check = _check_sudoku if task == "sudoku" else _check_maze
     problem = check(inputs, labels, size, verify)
     if problem is not None:
