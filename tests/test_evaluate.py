@@ -115,20 +115,25 @@ def test_evaluate_counts_ignored_cells_as_the_loss_does():
     assert result.cell == 1.0 == loss.cell_correct.item()  # 13 target cells, all right
 
 
-def test_evaluate_leaves_the_model_in_its_own_mode_even_after_an_error():
+def test_evaluate_leaves_the_model_in_its_own_mode_even_after_an_error(monkeypatch):
     import pytest
 
+    import trm_lib.evaluate as evaluate_module
     from trm_lib.model import TRM
 
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory half way")
+
     model = TRM(tiny_config())
-    wrong = PuzzleSet("sudoku", 4, torch.ones(2, 16, dtype=torch.long), torch.ones(2, 16, dtype=torch.long),
-                      torch.zeros(2), ["a", "b"])  # 16 cells for a 9-cell model
-    with pytest.raises(ValueError, match="expected \\(batch, 9\\)"):
-        evaluate(model, wrong)
+    fits = PuzzleSet("sudoku", 3, torch.ones(2, 9, dtype=torch.long), torch.ones(2, 9, dtype=torch.long),
+                     torch.zeros(2), ["a", "b"])
+    with monkeypatch.context() as patch:
+        patch.setattr(evaluate_module, "iter_steps", broken)  # fails inside, after the switch to eval mode
+        with pytest.raises(RuntimeError, match="out of memory half way"):
+            evaluate(model, fits)
     assert model.training
     model.eval()
-    evaluate(model, PuzzleSet("sudoku", 3, torch.ones(2, 9, dtype=torch.long), torch.ones(2, 9, dtype=torch.long),
-                              torch.zeros(2), ["a", "b"]), check_validity=False)
+    evaluate(model, fits, check_validity=False)
     assert not model.training
 
 

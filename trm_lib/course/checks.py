@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
 Inputs = Callable[[torch.Generator], tuple]
+
+_LIBRARY = str(Path(__file__).resolve().parents[1])  # trm_lib/: frames there are not the learner's
 
 
 @dataclass
@@ -53,9 +56,10 @@ def raised(name: str, err: BaseException, on: str = "", message: str | None = No
 
 
 def _where_raised(err: BaseException) -> str:
-    """' (line N of your code)' for the innermost frame outside torch and this module."""
+    """' (line N of your code)' for the innermost frame outside torch and trm_lib (a learner is
+    never sent into the library's files)."""
     frames = [f for f in traceback.extract_tb(err.__traceback__)
-              if "site-packages" not in f.filename and f.filename != __file__]
+              if "site-packages" not in f.filename and not f.filename.startswith(_LIBRARY)]
     return f" (line {frames[-1].lineno}: `{(frames[-1].line or '').strip()}`)" if frames else ""
 
 

@@ -188,4 +188,8 @@ def check_mixer_block(cls: Any) -> Any:
     result = _check_module(
         "MixerBlock", cls, ReferenceMixerBlock, [(16, 11, 2.0, 1e-5), (32, 20, 4.0, 1e-5)],
         lambda g, size: torch.randn(2, size[1], size[0], generator=g), _block_mistakes)
+    if not result.passed and "shapes cannot be multiplied" in result.message:
+        result = CheckResult(False, True, result.message.split(" raised ")[0] + ": the token MLP mixes the L "
+                             "positions, so it needs them last: call it on h.transpose(1, 2), shape (B, D, L), "
+                             "and transpose back; using the reference for now")
     return verdict(result, cls, ReferenceMixerBlock)

@@ -38,6 +38,17 @@ def _maze_cases(size: int = 8, count: int = 3, seed: int = 0) -> list[tuple[str,
             moved[spare[0]] = PATH
             cases.append((f"maze {m + 1} with a path cell moved off the path", (maze, moved)))
         cases.append((f"maze {m + 1} with no path at all", (maze, maze.copy())))
+        if m == 0:  # rule 1: the answer keeps every wall, S and G, and uses only the maze's tokens
+            rule = "rule 1: walls, S and G stay as they are"
+            erased = label.copy()
+            erased[int(np.flatnonzero(maze == WALL)[0])] = OPEN
+            cases.append((f"maze 1 with our path and a wall erased ({rule})", (maze, erased)))
+            no_start = label.copy()
+            no_start[int(np.flatnonzero(maze == _mz.START)[0])] = PATH
+            cases.append((f"maze 1 with our path and S overwritten by a path cell ({rule})", (maze, no_start)))
+            foreign = label.copy()
+            foreign[int(np.flatnonzero(maze == WALL)[-1])] = 0
+            cases.append((f"maze 1 with our path and a padding token 0 in place of a wall ({rule})", (maze, foreign)))
     return cases
 
 

@@ -71,12 +71,40 @@ def check_my_trm(cls: Any) -> Any:
                             }.get(what, "")
                     return verdict(failed(name, f"step {step}: {problem}{hint}"), cls, TRM)
             y, z, ry, rz = out.y, out.z, expected.y, expected.z
+        problem = _gradient_problem(yours, ref, inputs)
+        if problem:
+            return verdict(failed(name, problem), cls, TRM)
     except NotImplementedError:
         return verdict(not_attempted(name), cls, TRM)
     except Exception as err:
         return verdict(_raised(name, err), cls, TRM)
     return verdict(CheckResult(True, True, f"✓ {name} matches trm_lib.TRM with the same weights: y, z, logits "
-                                           "and q_halt over two supervision steps"), cls, TRM)
+                                           "and q_halt over two supervision steps, and their gradients"), cls, TRM)
+
+
+def _gradient_problem(yours: Any, ref: TRM, inputs: torch.Tensor) -> str | None:
+    """Equal values can hide a broken gradient (q_halt read from a detached y): compare the
+    weights' gradients of one supervision step's logits and q_halt, each under a random projection."""
+    g = torch.Generator().manual_seed(4)
+    outs = [m(inputs, None, None) for m in (yours, ref)]
+    weights = [torch.randn(outs[1].logits.shape, generator=g), torch.randn(outs[1].q_halt.shape, generator=g)]
+    for what in ("q_halt", "logits"):
+        for model in (yours, ref):
+            model.zero_grad(set_to_none=True)
+        grads = []
+        for model, out in zip((yours, ref), outs):
+            w = weights[0] if what == "logits" else weights[1]
+            (getattr(out, what) * w).sum().backward(retain_graph=True)
+            grads.append({k: (p.grad if p.grad is not None else torch.zeros_like(p)) for k, p in model.named_parameters()})
+        for k, expected in grads[1].items():
+            problem = compare(grads[0][k], expected, 1e-5, 1e-3, what=f"gradient of {what} with respect to {k}")
+            if problem:
+                hint = (": read q_halt from the y that carries gradients (the new y before .detach()); "
+                        "the values are the same, but the halting loss cannot reach the network"
+                        if what == "q_halt" else ": only the last recursion's n+1 calls carry gradients, "
+                        "the first T-1 recursions run under torch.no_grad()")
+                return f"values match but {problem}{hint}"
+    return None
 
 
 def reference_train_step(model: torch.nn.Module, shadow: dict[str, torch.Tensor], inputs: torch.Tensor,

@@ -1,0 +1,92 @@
+"""The mistakes a learner is likely to make in the exercises the lessons warn about, and the
+message each gets: every row is a wrong answer that its checker must refuse, naming the fix.
+
+A row is (lesson, mistake, checker, the wrong answer, words the message must hold)."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from trm_lib import layers
+from trm_lib.course.exercises import (check_halt_loss, check_is_shortest_path, check_mixer_block,
+                                      check_stablemax_cross_entropy)
+from trm_lib.course.exercises.lesson09 import check_my_trm
+from trm_lib.data import maze as mz
+from trm_lib.layers import rms_norm
+from trm_lib.model import TRM, StepOutput
+
+
+def halt_most_cells_right(logits, labels, q_halt):
+    target = ((logits.argmax(-1) == labels).float().mean(-1) > 0.9).float()  # lesson 04's Try-this #2
+    return F.binary_cross_entropy_with_logits(q_halt, target)
+
+
+def halt_summed(logits, labels, q_halt):
+    exact = (logits.argmax(-1) == labels).all(-1).float()
+    return F.binary_cross_entropy_with_logits(q_halt, exact, reduction="sum")
+
+
+def stablemax_unclamped(logits, labels):
+    x = logits.double()
+    s = torch.where(x >= 0, x + 1, 1 / (1 - x))  # infinite at x = 1 in the branch not taken
+    return -torch.log(s / s.sum(-1, keepdim=True)).gather(-1, labels.unsqueeze(-1)).squeeze(-1).float()
+
+
+def path_only(maze, answer):
+    """Judges the path cells alone: an erased wall or an overwritten S goes unseen (rule 1 skipped)."""
+    kept = np.where(np.asarray(maze) == mz.PATH, mz.OPEN, np.asarray(maze))
+    kept[np.asarray(answer) == mz.PATH] = mz.PATH
+    kept[np.asarray(maze) == mz.START], kept[np.asarray(maze) == mz.GOAL] = mz.START, mz.GOAL
+    return mz.is_valid_shortest_path(maze, kept)
+
+
+class BlockWithoutTranspose(nn.Module):
+    def __init__(self, hidden_size, total_len, expansion=4.0, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.token_mlp = layers.SwiGLU(total_len, expansion)
+        self.channel_mlp = layers.SwiGLU(hidden_size, expansion)
+
+    def forward(self, h):
+        h = rms_norm(h + self.token_mlp(h), self.eps)  # the positions are not last
+        return rms_norm(h + self.channel_mlp(h), self.eps)
+
+
+class HaltFromDetachedY(TRM):
+    def forward(self, inputs, y=None, z=None):
+        x = self.embed_input(inputs)
+        if y is None:
+            y, z = self.initial_state(inputs.shape[0])
+        with torch.no_grad():
+            for _ in range(self.cfg.T - 1):
+                y, z = self.latent_recursion(x, y, z)
+        y, z = self.latent_recursion(x, y, z)
+        q = self.q_head(y.detach()[:, 0]).float()  # lesson 09's "one catch": the same values, no gradient
+        return StepOutput(y.detach(), z.detach(), self.head(y)[:, self.cfg.puzzle_emb_len:], q[:, 0], q[:, 1])
+
+
+MISTAKES = [
+    ("04", "a 'most cells right' halting target", check_halt_loss, halt_most_cells_right,
+     "The target is 1 only where EVERY cell of the grid is right"),
+    ("04", "the halting loss summed over the batch", check_halt_loss, halt_summed,
+     "6 times the reference, once per grid of the batch: average over the batch"),
+    ("05", "stablemax without the clamp in 1 / (1 - x)", check_stablemax_cross_entropy, stablemax_unclamped,
+     "Clamp x to at most 0 inside that branch"),
+    ("07", "a shortest-path check that skips rule 1", check_is_shortest_path, path_only,
+     "a wall erased (rule 1: walls, S and G stay as they are), yours says True, expected False"),
+    ("01", "the token MLP on h, not h.transpose(1, 2)", check_mixer_block, BlockWithoutTranspose,
+     "call it on h.transpose(1, 2)"),
+    ("09", "q_halt read from the detached y", check_my_trm, HaltFromDetachedY,
+     "read q_halt from the y that carries gradients"),
+]
+
+
+@pytest.mark.parametrize("lesson, mistake, checker, wrong, message", MISTAKES, ids=[m[1] for m in MISTAKES])
+def test_each_mistake_is_refused_with_a_message_that_names_the_fix(capsys, lesson, mistake, checker, wrong, message):
+    handed_back = checker(wrong)
+    said = capsys.readouterr().out
+    assert handed_back is not wrong, f"lesson {lesson}: {mistake} passed its checker"
+    assert said.startswith("✗"), said
+    assert message in said, said
+    assert "trm_lib/" not in said  # never a pointer into the library's files
