@@ -55,19 +55,22 @@ def report(paths: list[str], png: str | None = None) -> str:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(7.5, 4))
-        for run in runs:
+        fig, ax = plt.subplots(figsize=(10, 4.6))
+        colours = plt.get_cmap("tab20").colors
+        for i, run in enumerate(runs):
             m = run["meta"]
             rows = [r for r in run["rows"] if r["rule"] == "vote"]
             kind = m["copies"] + (f" (sigma {m['sigma']})" if m["copies"] != "augment" else "")
-            label = f"{m['checkpoint'].split('/')[-1].removesuffix('.pt')}, {_short(m['data'])}, {kind}"
-            ax.plot([r["steps_per_puzzle"] for r in rows], [100 * r["valid"] for r in rows], "-o", ms=3, label=label)
+            label = (f"{m['checkpoint'].split('/')[-1].removesuffix('.pt')}, {_short(m['data'])}, {kind}, "
+                     f"{rows[0]['steps_per_puzzle']} steps")
+            ax.plot([r["steps_per_puzzle"] for r in rows], [100 * r["valid"] for r in rows],
+                    "-o" if m["copies"] == "augment" else "--s", ms=3, color=colours[i % len(colours)], label=label)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("supervision steps a puzzle (K copies x steps)")
         ax.set_ylabel("solved (%), majority vote")
         ax.set_title("Thinking wider: accuracy against compute")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.tight_layout()
         fig.savefig(png, dpi=110)
     return "\n".join(lines)
