@@ -6,15 +6,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from trm_lib import layers
+from tests.test_exercises_01 import GoodBlock
 from trm_lib.course.exercises import (check_halt_loss, check_is_shortest_path, check_mixer_block,
                                       check_stablemax_cross_entropy)
 from trm_lib.course.exercises.lesson09 import check_my_trm
 from trm_lib.data import maze as mz
 from trm_lib.layers import rms_norm
-from trm_lib.model import TRM, StepOutput
+from trm_lib.model import TRM
 
 
 def halt_most_cells_right(logits, labels, q_halt):
@@ -41,29 +40,19 @@ def path_only(maze, answer):
     return mz.is_valid_shortest_path(maze, kept)
 
 
-class BlockWithoutTranspose(nn.Module):
-    def __init__(self, hidden_size, total_len, expansion=4.0, eps=1e-5):
-        super().__init__()
-        self.eps = eps
-        self.token_mlp = layers.SwiGLU(total_len, expansion)
-        self.channel_mlp = layers.SwiGLU(hidden_size, expansion)
-
+class BlockWithoutTranspose(GoodBlock):
     def forward(self, h):
         h = rms_norm(h + self.token_mlp(h), self.eps)  # the positions are not last
         return rms_norm(h + self.channel_mlp(h), self.eps)
 
 
 class HaltFromDetachedY(TRM):
-    def forward(self, inputs, y=None, z=None):
-        x = self.embed_input(inputs)
-        if y is None:
-            y, z = self.initial_state(inputs.shape[0])
-        with torch.no_grad():
-            for _ in range(self.cfg.T - 1):
-                y, z = self.latent_recursion(x, y, z)
-        y, z = self.latent_recursion(x, y, z)
-        q = self.q_head(y.detach()[:, 0]).float()  # lesson 09's "one catch": the same values, no gradient
-        return StepOutput(y.detach(), z.detach(), self.head(y)[:, self.cfg.puzzle_emb_len:], q[:, 0], q[:, 1])
+    """Lesson 09's "one catch": the halting head reads a detached y; the same values, no gradient."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        linear = self.q_head.forward
+        self.q_head.forward = lambda h: linear(h.detach())  # weights and their names stay TRM's
 
 
 MISTAKES = [

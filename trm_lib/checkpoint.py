@@ -49,7 +49,7 @@ def save_checkpoint(path: str | Path, cfg: Config, model: torch.nn.Module, step:
         os.replace(tmp, path)
     except (OSError, RuntimeError) as err:  # a full disk: torch reports it as a RuntimeError
         tmp.unlink(missing_ok=True)
-        full = isinstance(err, OSError) and err.errno == errno.ENOSPC or "unexpected pos" in str(err)
+        full = (isinstance(err, OSError) and err.errno == errno.ENOSPC) or "unexpected pos" in str(err)
         raise OSError(f"no space left on the device while saving {path}" if full
                       else f"could not save {path}: {err}") from None
     return path

@@ -143,8 +143,9 @@ class ModelConfig:
         if self.n_sup > MAX_SUPERVISION_STEPS:
             problems.append(f"n_sup {self.n_sup:,} is above the limit of {MAX_SUPERVISION_STEPS:,} supervision "
                             f"steps (the paper: 16)")
-        if not problems and self.flops_per_example_step() > MAX_FLOPS_PER_EXAMPLE_STEP:
-            problems.append(f"one example's supervision step would cost {self.flops_per_example_step():.2g} FLOPs "
+        flops = self.flops_per_example_step() if not problems else 0.0
+        if flops > MAX_FLOPS_PER_EXAMPLE_STEP:
+            problems.append(f"one example's supervision step would cost {flops:.2g} FLOPs "
                             f"(hidden_size {self.hidden_size:,}, {self.total_len:,} positions); the limit is "
                             f"{MAX_FLOPS_PER_EXAMPLE_STEP:.0e}, about 400 times the paper's ARC model")
         return problems

@@ -95,7 +95,8 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
     (`resume=False` moves an earlier run aside). Stops after `cfg.train.max_steps` steps in
     all, or `minutes` of training in this call. `on_record` gets every record of the log.
     SIGINT or SIGTERM stops after the current step, saves and raises TrainingInterrupted; a
-    second one stops at once without saving and raises StoppedAtOnce; a NaN loss raises TrainingDiverged and keeps the last good checkpoint.
+    second one stops at once without saving and raises StoppedAtOnce; a NaN loss raises
+    TrainingDiverged and keeps the last good checkpoint.
     """
     recipe = cfg.train
     _check_request(cfg, train_set, test_set, minutes, eval_size)
@@ -129,11 +130,12 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
                     break
         except StoppedAtOnce as err:  # a second signal: no save, the weights may be half-updated
             at_once = True
-            err.saved = _what_is_saved(run)
+            err.saved = run.what_is_saved()
             raise
         finally:
             bar.close()
-            if run.step != run.saved_step and not (run.diverged or run.save_failed or at_once):  # an error: keep what was learned
+            # an error: keep what was learned (not after a failed save, a NaN or a second signal)
+            if run.step != run.saved_step and not (run.diverged or run.save_failed or at_once):
                 run.save()
     if stop.requested is not None:
         raise TrainingInterrupted(stop.requested, run.step, run.checkpoint)
@@ -161,14 +163,6 @@ def _run_folder(out: Path | None, resume: bool, progress: bool) -> Iterator[None
                 print(f"{out} has a {old.name} but no last.pt to resume from: this is a new run; "
                       f"kept the earlier log as {new}", file=sys.stderr)
         yield
-
-
-def _what_is_saved(run: Run) -> str:
-    if run.checkpoint is None or not run.checkpoint.exists():
-        return "nothing was saved"
-    unsaved = run.step - run.saved_step
-    lost = f"; the {unsaved} step{'s' * (unsaved > 1)} after it {'were' if unsaved > 1 else 'was'} not saved" if unsaved else ""
-    return f"the checkpoint {run.checkpoint} holds step {run.saved_step}{lost}"
 
 
 def _check_request(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, minutes: float | None,
@@ -205,7 +199,8 @@ def _start(cfg: Config, train_set: PuzzleSet, out: Path | None, device: torch.de
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(device)
-    check_model_fits(cfg.model, device, copies=5, batch=recipe.batch_size // world)  # weights, gradients, two Adam moments, EMA
+    # weights, gradients, two Adam moments, EMA; this process's slots
+    check_model_fits(cfg.model, device, copies=5, batch=recipe.batch_size // world)
     torch.manual_seed(recipe.seed)  # identical initial weights on every process
     model = build_model(cfg.model).to(device)
     ema = EMA(model, recipe.ema_decay) if recipe.ema_decay > 0 else None

@@ -40,14 +40,19 @@ class TrainingDiverged(ValueError):
     """The loss became NaN or infinite; the last good checkpoint was kept."""
 
 
-def check_moments(optimizer: torch.optim.Optimizer) -> None:
-    """Every saved moment has its parameter's shape (load_state_dict does not check; the
-    first step would fail deep inside)."""
+def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """load_state_dict, then check that every moment has its parameter's shape (load_state_dict
+    does not; the first step would fail deep inside); a damaged state is a ValueError."""
+    try:
+        optimizer.load_state_dict(state)
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"the optimizer state is damaged ({err})") from None
     for inner in getattr(optimizer, "optimizers", [optimizer]):
         for p, moments in getattr(inner, "state", {}).items():
             for name, value in moments.items():
                 if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != p.shape:
-                    raise ValueError(f"{name} of a {tuple(p.shape)} parameter is {tuple(value.shape)}")
+                    raise ValueError(f"the optimizer state is damaged ({name} of a {tuple(p.shape)} parameter "
+                                     f"is {tuple(value.shape)})")
 
 
 class Run:
@@ -101,22 +106,15 @@ class Run:
         check_config_matches(saved, self.cfg, self.checkpoint)
         self.check_recipe_matches(saved.train, bool(state.get("ema")))
         load_weights(self.model, state["model"], self.checkpoint)
-        fix = "use --fresh to start over (the old files are kept) or another --out"
-        try:
-            self.optimizer.load_state_dict(state["optimizer"])
-            check_moments(self.optimizer)
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise ValueError(f"{self.checkpoint}: the optimizer state is damaged ({err}); {fix}") from None
-        try:
+        try:  # each part says what in it is damaged; this names the file and the way out
+            load_optimizer_state(self.optimizer, state["optimizer"])
             if self.ema is not None and state["ema"]:
                 self.ema.load_state_dict(state["ema"])
-        except ValueError as err:
-            raise ValueError(f"{self.checkpoint}: {err}; {fix}") from None
-        try:
             self.carry = train_state.restore(state["train_state"], self.data_gen, self.carry, self.window,
                                              self.device)
         except ValueError as err:
-            raise ValueError(f"{self.checkpoint}: {err}; {fix}") from None
+            raise ValueError(f"{self.checkpoint}: {err}; use --fresh to start over (the old files are kept) "
+                             f"or another --out") from None
         if self.scaler is not None and "scaler" in state["train_state"]:
             self.scaler.load_state_dict(state["train_state"]["scaler"])
         self.step = self.saved_step = self.checked_step = state["step"]
@@ -126,7 +124,7 @@ class Run:
         """What a resume cannot change: the optimizer (its saved moments are another kind) and
         whether there is an EMA (turning it off would drop the saved EMA weights)."""
         now = self.cfg.train
-        how = f"resume with the checkpoint's value, or use --fresh or another --out"
+        how = "resume with the checkpoint's value, or use --fresh or another --out"
         if saved.optimizer != now.optimizer:
             raise ValueError(f"{self.checkpoint} was trained with train.optimizer={saved.optimizer}, not "
                              f"{now.optimizer}; {how}")
@@ -182,6 +180,15 @@ class Run:
                         if self.checkpoint.exists() else "no checkpoint was written before")
                 raise OSError(f"{err}; {kept}") from None
         self.saved_step = self.step
+
+    def what_is_saved(self) -> str:
+        """What the run folder holds now, in words (after a stop that did not save)."""
+        if self.checkpoint is None or not self.checkpoint.exists():
+            return "nothing was saved"
+        unsaved = self.step - self.saved_step
+        lost = (f"; the {unsaved} step{'s' * (unsaved > 1)} after it {'were' if unsaved > 1 else 'was'} not saved"
+                if unsaved else "")
+        return f"the checkpoint {self.checkpoint} holds step {self.saved_step}{lost}"
 
     def _write(self, keep: bool) -> None:
         state = train_state.capture(self.carry if self.world == 1 else None, self.data_gen, self.window,

@@ -3,14 +3,20 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
+
+
+def _parse(text: str, kind: type) -> int | float:
+    """`text` as an int or a float, or the argument error that says it is not one."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
 
 
 def positive_int(text: str) -> int:
     """An integer >= 1 (a count of puzzles, steps, repeats)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    value = _parse(text, int)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
@@ -18,10 +24,7 @@ def positive_int(text: str) -> int:
 
 def positive_minutes(text: str) -> float:
     """A finite number of minutes > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value = _parse(text, float)
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a number of minutes above 0, got {text}")
     return value
@@ -29,10 +32,7 @@ def positive_minutes(text: str) -> float:
 
 def non_negative_number(text: str) -> float:
     """A finite number >= 0 (a noise scale)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value = _parse(text, float)
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
     return value
@@ -40,10 +40,7 @@ def non_negative_number(text: str) -> float:
 
 def seed(text: str) -> int:
     """A random seed: an integer from 0 to 2^63 - 1 (what every generator the library uses takes)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    value = _parse(text, int)
     if not 0 <= value < 2 ** 63:
         raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2^63-1, got {value}")
     return value
@@ -58,8 +55,6 @@ def path(text: str) -> str:
 
 def refuse_to_overwrite(out_flag: str, out: str, inputs: dict[str, str | list[str]]) -> None:
     """Refuse an output file that is one of the command's inputs ({flag: path or paths})."""
-    from pathlib import Path
-
     target = Path(out).resolve()
     for flag, paths in inputs.items():
         for given in [paths] if isinstance(paths, str) else paths:

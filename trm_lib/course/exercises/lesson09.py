@@ -87,14 +87,13 @@ def _gradient_problem(yours: Any, ref: TRM, inputs: torch.Tensor) -> str | None:
     weights' gradients of one supervision step's logits and q_halt, each under a random projection."""
     g = torch.Generator().manual_seed(4)
     outs = [m(inputs, None, None) for m in (yours, ref)]
-    weights = [torch.randn(outs[1].logits.shape, generator=g), torch.randn(outs[1].q_halt.shape, generator=g)]
+    projections = {what: torch.randn(getattr(outs[1], what).shape, generator=g) for what in ("logits", "q_halt")}
     for what in ("q_halt", "logits"):
         for model in (yours, ref):
             model.zero_grad(set_to_none=True)
         grads = []
         for model, out in zip((yours, ref), outs):
-            w = weights[0] if what == "logits" else weights[1]
-            (getattr(out, what) * w).sum().backward(retain_graph=True)
+            (getattr(out, what) * projections[what]).sum().backward(retain_graph=True)
             grads.append({k: (p.grad if p.grad is not None else torch.zeros_like(p)) for k, p in model.named_parameters()})
         for k, expected in grads[1].items():
             problem = compare(grads[0][k], expected, 1e-5, 1e-3, what=f"gradient of {what} with respect to {k}")
