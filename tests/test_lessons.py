@@ -16,6 +16,19 @@ def test_a_solution_block_becomes_an_indented_stub_and_the_rest_stays():
     assert "rsqrt" not in out and out.endswith("\ncheck(rms_norm)")
 
 
+def test_a_concept_questions_answer_is_stubbed_in_the_learners_copy_and_the_question_stays():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        "1. Why is the carry detached?\n\n<!-- BEGIN ANSWER -->\nSo that memory stays constant.\n<!-- END ANSWER -->\n")])
+    out = learner_version(nb).cells[0].source
+    assert out.startswith("1. Why is the carry detached?") and "memory" not in out and "*Your answer:*" in out
+
+
+def test_an_unclosed_answer_block_is_an_error():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("<!-- BEGIN ANSWER -->\nyes\n")])
+    with pytest.raises(ValueError, match="without its END ANSWER"):
+        learner_version(nb)
+
+
 def test_an_unclosed_solution_block_is_an_error():
     with pytest.raises(ValueError, match="without its END SOLUTION"):
         strip_solutions("### BEGIN SOLUTION\nx = 1\n")

@@ -38,6 +38,18 @@ def strip_solutions(source: str) -> str:
     return _BLOCK.sub(lambda m: STUB.format(indent=m.group(1)), source)
 
 
+_ANSWER = re.compile(r"<!-- BEGIN ANSWER -->.*?<!-- END ANSWER -->", re.S)
+ANSWER_STUB = "*Your answer:* (the solved copy in `solutions/` has one to compare with)"
+
+
+def strip_answers(markdown: str) -> str:
+    """Replace every concept question's answer, `<!-- BEGIN ANSWER -->...<!-- END ANSWER -->`
+    in a markdown cell, by a line for the learner's own."""
+    if markdown.count("<!-- BEGIN ANSWER -->") != markdown.count("<!-- END ANSWER -->"):
+        raise ValueError("a markdown cell has a BEGIN ANSWER without its END ANSWER (or the reverse)")
+    return _ANSWER.sub(ANSWER_STUB, markdown)
+
+
 CHECK_CALL = re.compile(r"\bcheck_\w+\(")  # a call of one of trm_lib.course.exercises' checkers
 
 
@@ -138,10 +150,13 @@ OUTPUTS_NOTE = ("*The outputs already shown come from a run of the solved lesson
 
 
 def learner_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The notebook a learner gets: solutions stubbed; the outputs cleared of stubbed cells, of
+    """The notebook a learner gets: solutions and concept-question answers stubbed; the outputs cleared of stubbed cells, of
     the cells that check an exercise (a stored "matches the reference" would be a pass the
     learner has not earned yet) and of the cells that use what the learner wrote."""
     out = nbformat.from_dict(nb)
+    for cell in out.cells:
+        if cell.cell_type == "markdown":
+            cell.source = strip_answers(cell.source)
     cleared = learner_dependent_cells(out)
     for i in cleared:
         cell = out.cells[i]
