@@ -1,8 +1,9 @@
-"""Lesson 09's checkers: your TRM's supervision step and your training step, right, wrong and unattempted."""
+"""Lesson 09's checkers: your TRM's input embedding, supervision step and training step, right, wrong and unattempted."""
 import torch
 import torch.nn.functional as F
 
-from trm_lib.course.exercises.lesson09 import check_my_trm, check_train_step, reference_train_step
+from trm_lib.course.exercises.lesson09 import (check_embed_input, check_my_trm, check_train_step, reference_embed_input,
+                                               reference_train_step)
 from trm_lib.losses import cell_cross_entropy, trm_loss
 from trm_lib.model import TRM, StepOutput
 
@@ -123,3 +124,38 @@ def test_the_reference_train_step_uses_trms_loss():
     losses = reference_train_step(model, shadow, inputs, inputs, torch.optim.SGD(model.parameters(), lr=0.0), 0.9)
     first = trm_loss(model(inputs).logits, inputs, model(inputs).q_halt).total.item()
     assert abs(losses[0] - first) < 1e-5
+
+
+# -- the input embedding -------------------------------------------------------------------
+
+def _embed(model, inputs, scale=True, puzzle=True):
+    cfg = model.cfg
+    tokens = model.embed_tokens[inputs]
+    prefix = tokens.new_zeros(inputs.shape[0], cfg.puzzle_emb_len, cfg.hidden_size)
+    if puzzle:
+        prefix[:, 0] = model.puzzle_emb[0]
+    x = torch.cat((prefix, tokens), dim=1)
+    return cfg.hidden_size ** 0.5 * x if scale else x
+
+
+def test_an_embedding_written_as_trm_embeds_passes_and_is_handed_back(capsys):
+    assert check_embed_input(_embed) is _embed
+    assert out(capsys).startswith("✓ embed_input matches the reference on 3 random inputs (values and gradients)")
+
+
+def test_an_embedding_without_the_sqrt_d_scale_is_named(capsys):
+    assert check_embed_input(lambda m, i: _embed(m, i, scale=False)) is reference_embed_input
+    assert "Likely cause: everything is multiplied by sqrt(D)" in out(capsys)
+
+
+def test_an_embedding_without_the_puzzle_vector_is_named(capsys):
+    check_embed_input(lambda m, i: _embed(m, i, puzzle=False))
+    assert "Likely cause: prefix slot 0 holds the puzzle vector" in out(capsys)
+
+
+def test_an_embedding_left_as_a_stub_is_not_attempted_yet(capsys):
+    def stub(model, inputs):
+        raise NotImplementedError
+
+    assert check_embed_input(stub) is reference_embed_input
+    assert out(capsys) == "embed_input: not attempted yet, using the reference"

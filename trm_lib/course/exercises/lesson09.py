@@ -1,18 +1,22 @@
-"""Checkers of lesson 09, a TRM of your own: the model's supervision step and the training step.
+"""Checkers of lesson 09, a TRM of your own: the input embedding, the model's supervision step
+and the training step.
 
-The learner's model gets the weights of a trm_lib TRM of the same config (the parameter names
-are TRM's), so one supervision step can be compared value for value; the learner's training
-step runs on a copy of the same model beside `reference_train_step` on another.
+The embedding is a function of the model's two tables, compared with TRM.embed_input on the
+same weights. The learner's model gets the weights of a trm_lib TRM of the same config (the
+parameter names are TRM's), so one supervision step can be compared value for value; the
+learner's training step runs on a copy of the same model beside `reference_train_step` on another.
 """
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any, Callable
 
 import torch
 
-from trm_lib.course.checks import CheckResult, compare, failed, not_attempted, verdict
+from trm_lib.course.checks import CheckResult, compare, failed, not_attempted, run_check, verdict
 from trm_lib.model import ModelConfig
+from trm_lib.course.exercises.lesson01 import _with_hint
 from trm_lib.course.exercises.lesson03 import _raised
 from trm_lib.losses import trm_loss
 from trm_lib.model import TRM
@@ -46,6 +50,61 @@ def _build_with_library_weights(cls: Any, cfg: ModelConfig) -> tuple[Any, TRM, s
         return yours, ref, "its weights are not TRM's: " + "; ".join(parts)
     yours.load_state_dict(ref.state_dict())
     return yours, ref, None
+
+
+class _Tables:
+    """What TRM.embed_input reads of `self`, from any model with TRM's tables (the learner's
+    holds the puzzle vectors as a parameter, TRM as a buffer), outside training."""
+    embed_input = TRM.embed_input
+    training = False
+
+    def __init__(self, cfg: ModelConfig, embed_tokens: torch.Tensor, puzzle_emb: torch.Tensor):
+        self.cfg, self.embed_tokens, self.puzzle_emb = cfg, embed_tokens, puzzle_emb
+        self.embed_scale = math.sqrt(cfg.hidden_size)
+
+    def puzzle_rows(self, puzzle_ids: torch.Tensor) -> torch.Tensor:
+        return self.puzzle_emb[puzzle_ids]
+
+
+def reference_embed_input(model: Any, inputs: torch.Tensor) -> torch.Tensor:
+    """TRM.embed_input for puzzle 0 on `model`'s tables: x = sqrt(D) [prefix; embed_tokens[inputs]],
+    (B, S) -> (B, P + S, D), the puzzle vector in prefix slot 0 and the other slots zero."""
+    return _Tables(model.cfg, model.embed_tokens, model.puzzle_emb).embed_input(inputs)
+
+
+def check_embed_input(fn: Callable) -> Callable:
+    """embed_input(model, inputs) -> x against TRM.embed_input on the same tables (a random puzzle
+    vector, so a missing or misplaced prefix shows): values, and gradients of both tables."""
+    cfg = _tiny_config()
+    ref = _library_model(cfg)
+
+    def on_tables(f: Callable) -> Callable:
+        return lambda inputs, tokens, puzzles: f(_Tables(cfg, tokens, puzzles), inputs)
+
+    def inputs(g: torch.Generator) -> tuple:
+        return (torch.randint(0, cfg.vocab_size, (3, cfg.seq_len), generator=g),
+                ref.embed_tokens.detach().clone(), ref.puzzle_emb.detach().clone())
+
+    def without_scale(model: Any, x: torch.Tensor) -> torch.Tensor:
+        return reference_embed_input(model, x) / math.sqrt(cfg.hidden_size)
+
+    def without_puzzle(model: Any, x: torch.Tensor) -> torch.Tensor:
+        return reference_embed_input(_Tables(cfg, model.embed_tokens, torch.zeros_like(model.puzzle_emb)), x)
+
+    def prefix_last(model: Any, x: torch.Tensor) -> torch.Tensor:
+        P = cfg.puzzle_emb_len
+        return reference_embed_input(model, x).roll(-P, dims=1)
+
+    kw = dict(name="embed_input", arg_names=["inputs", "embed_tokens", "puzzle_emb"], shown_args=1)
+    result = run_check(on_tables(fn), on_tables(reference_embed_input), inputs, **kw)
+    result = _with_hint(result, on_tables(fn), [
+        (f"everything is multiplied by sqrt(D) = {math.sqrt(cfg.hidden_size):g}: x = sqrt(D) [prefix; tokens]",
+         on_tables(without_scale)),
+        ("prefix slot 0 holds the puzzle vector, puzzle_emb[0]; the other P - 1 slots are zero",
+         on_tables(without_puzzle)),
+        ("the prefix comes first: torch.cat((prefix, tokens), dim=1)", on_tables(prefix_last)),
+    ], lambda: inputs, **kw)
+    return verdict(result, fn, reference_embed_input)
 
 
 def check_my_trm(cls: Any) -> Any:
