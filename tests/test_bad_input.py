@@ -58,6 +58,8 @@ CASES = [
      "argument --data: is empty; name a file"),
     ("seed negative", "data sudoku --size 4 --count 2 --seed -1 --out {tmp}/s.csv",
      "argument --seed: must be an integer from 0 to 2^63-1, got -1"),
+    ("maze too large to write", "data maze --size 1000000 --count 1 --seed 0 --out {tmp}/m.csv",
+     "--size 1000000 is too large: a row of its file"),
     ("seed overflowing", "data maze --size 5 --count 2 --seed 99999999999999999999 --out {tmp}/m.csv",
      "argument --seed: must be an integer from 0 to 2^63-1"),
     ("ensemble seed negative", EVAL + " --ensemble 2 --seed -1", "argument --seed: must be an integer from 0"),

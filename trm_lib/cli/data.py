@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from trm_lib.cli.arc import add_data_parser as add_arc_parser, run_data as run_arc
 from trm_lib.cli.args import path, refuse_to_overwrite, seed
+from trm_lib.data.puzzle_csv import MAX_LINE
 from trm_lib.data import sudoku as sd
 from trm_lib.data.generate import check_file, equivalence_index, maze_rows, rating_histogram, sudoku_rows
 from trm_lib.data.puzzles import PuzzleSet, write_rows
@@ -101,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.size < 4:
             raise ValueError(f"--size {args.size} is too small for a maze; use 4 or more")
+        if 2 * args.size * args.size + 64 > MAX_LINE:
+            raise ValueError(f"--size {args.size} is too large: a row of its file (question and answer, "
+                             f"2 x {args.size}^2 characters) would pass the {MAX_LINE:,}-byte line limit "
+                             "of the puzzle files; the paper's largest mazes are 30x30")
         if args.perfect and args.size % 2 == 0:
             raise ValueError(f"--perfect needs an odd --size (rooms on even rows and columns), "
                              f"got {args.size}")
