@@ -125,6 +125,22 @@ def test_an_untouched_notebook_follows_its_solution(tmp_path):
     assert nbformat.read(notebooks / "01_x.ipynb", as_version=4).cells[0].source == "# 01, rewritten"
 
 
+def test_a_learner_notebook_that_is_not_json_is_kept_and_named_until_forced(tmp_path):
+    solutions, notebooks = _lesson_folders(tmp_path)
+    (notebooks / "01_x.ipynb").write_text('{"cells": [ half a notebook')
+    done = generate(solutions, notebooks)
+    assert done.kept == [notebooks / "01_x.ipynb"] and "01_x.ipynb is not a readable notebook" in done.unreadable[notebooks / "01_x.ipynb"]
+    done = generate(solutions, notebooks, force=True)
+    assert done.written == [notebooks / "01_x.ipynb"] and (notebooks / "01_x.ipynb.bak").read_text().startswith('{"cells": [ half')
+
+
+def test_a_solved_lesson_that_is_not_json_is_named(tmp_path):
+    solutions, notebooks = _lesson_folders(tmp_path)
+    (solutions / "01_x.ipynb").write_text("not json")
+    with pytest.raises(ValueError, match="01_x.ipynb is not a readable notebook"):
+        generate(solutions, notebooks)
+
+
 def test_a_notebook_without_a_fingerprint_that_differs_counts_as_edited(tmp_path):
     solutions, notebooks = _lesson_folders(tmp_path)
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("mine")]), notebooks / "01_x.ipynb")

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     for path in done.backups:
         print(f"saved the edited copy as {shown(path)} (rename it to .ipynb to open it)")
     for path in done.kept:
-        print(f"kept {shown(path)}: it was edited since it was generated (a learner's work?); "
-              "--force overwrites it after saving it as .ipynb.bak")
+        why = done.unreadable.get(path) or "it was edited since it was generated (a learner's work?)"
+        print(f"kept {shown(path)}: {why}; --force overwrites it after saving it as .ipynb.bak")
     print(f"{len(done.written)} lesson(s) written; run them (e.g. with nbval or JupyterLab) to refresh their outputs")
     return 1 if done.kept else 0

@@ -177,6 +177,7 @@ class Generated:
     written: list[Path] = field(default_factory=list)
     kept: list[Path] = field(default_factory=list)
     backups: list[Path] = field(default_factory=list)
+    unreadable: dict[Path, str] = field(default_factory=dict)  # kept ones that do not load, and why
 
 
 def fingerprint(nb: nbformat.NotebookNode) -> str:
@@ -184,12 +185,21 @@ def fingerprint(nb: nbformat.NotebookNode) -> str:
     return hashlib.sha256(json.dumps(sources(nb)).encode()).hexdigest()
 
 
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """The notebook at `path`, or a ValueError that names the file and what is wrong with it."""
+    try:
+        return nbformat.read(path, as_version=4)
+    except (ValueError, KeyError, TypeError, AttributeError, nbformat.ValidationError) as err:
+        raise ValueError(f"{path.name} is not a readable notebook ({type(err).__name__}: {err})") from None
+
+
 def holds_edits(path: Path, new: nbformat.NotebookNode) -> bool:
     """True when the notebook at `path` was edited after it was generated (so it may hold a
-    learner's work); False when it is missing, untouched since generated, or already `new`."""
+    learner's work) or does not load at all; False when it is missing, untouched since
+    generated, or already `new`."""
     if not path.exists():
         return False
-    old = nbformat.read(path, as_version=4)
+    old = read_notebook(path)
     if sources(old) == sources(new):
         return False
     return old.metadata.get("trm_lib", {}).get("sources_sha256") != fingerprint(old)
@@ -200,10 +210,15 @@ def generate(solutions: Path = SOLUTIONS, notebooks: Path = NOTEBOOKS, force: bo
     or, with `force`, copied to NAME.ipynb.bak first and then overwritten."""
     done = Generated()
     for src in sorted(solutions.glob("*.ipynb")):
-        nb = learner_version(nbformat.read(src, as_version=4))
+        nb = learner_version(read_notebook(src))
         nb.metadata["trm_lib"] = {"generated_from": f"solutions/{src.name}", "sources_sha256": fingerprint(nb)}
         dst = notebooks / src.name
-        if holds_edits(dst, nb):
+        try:
+            edited = holds_edits(dst, nb)
+        except ValueError as err:  # damaged, perhaps mid-way through a learner's work: never overwritten unasked
+            edited = True
+            done.unreadable[dst] = str(err)
+        if edited:
             if not force:
                 done.kept.append(dst)
                 continue
