@@ -85,6 +85,8 @@ CASES = [
     ("bench batch 10^12", "bench --preset sudoku4-cpu --batch-size 1000000000000", "the activations of train.batch_size"),
     # 8. files that are not what they claim
     ("letter in a Sudoku", "data check {letter}", "line 2: bad character 'x' in question at cell 4"),
+    ("padding in a written prediction", "data check {padded_answer}",
+     "line 2: no value in the answer at cell 1 ('?': a cell the model left as padding"),
     ("not UTF-8", "data check {latin1}", "line 3: not UTF-8 text (byte 0xe9"),
     ("corrupt gzip", "data check {corrupt_gz}", "gzip data is damaged or cut short"),
     ("truncated gzip", "data check {truncated_gz}", "gzip data is damaged or cut short"),
@@ -162,13 +164,15 @@ def _bad_files(tmp: Path) -> dict:
     (tmp / "over_rating.csv").write_text(HEADER + f"x,{S4[0]},{S4[1]},99999999999999999999\n")
     (tmp / "neg_rating.csv").write_text(HEADER + good_row + f"x,{S4[0]},{S4[1]},-3\n")
     (tmp / "empty_row.csv").write_text(HEADER + ",,,\n")
+    (tmp / "padded_answer.csv").write_text(HEADER + f"x,{S4[0]},?{S4[1][1:]},0\n")
     shipped_run = tmp / "shipped_run"
     shipped_run.mkdir()
     shutil.copy(PRETRAINED / "sudoku4-cpu.pt", shipped_run / "last.pt")
     return {"letter": tmp / "letter.csv", "latin1": tmp / "latin1.csv", "corrupt_gz": tmp / "corrupt.csv.gz",
             "truncated_gz": tmp / "truncated.csv.gz", "text_gz": tmp / "text.csv.gz", "gzip_csv": tmp / "gzip.csv",
             "big_field": tmp / "big_field.csv", "garbage": tmp / "garbage.bin",
-            "over_rating": tmp / "over_rating.csv", "neg_rating": tmp / "neg_rating.csv", "empty_row": tmp / "empty_row.csv", "shipped_run": shipped_run,
+            "over_rating": tmp / "over_rating.csv", "neg_rating": tmp / "neg_rating.csv", "empty_row": tmp / "empty_row.csv",
+            "padded_answer": tmp / "padded_answer.csv", "shipped_run": shipped_run,
             "sudoku6": Path(__file__).resolve().parent.parent / "datasets" / "sudoku-6x6" / "test.csv.gz"}
 
 

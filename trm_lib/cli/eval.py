@@ -94,7 +94,7 @@ def _write_predictions(args: argparse.Namespace, puzzles, predictions) -> None:
         padded = int((predictions == 0).any(-1).sum())
         if padded:
             print(f"note: {padded} of the predictions hold cells the model left as padding, written as '?'; "
-                  f"`data check` refuses those rows (they are no answer)")
+                  f"`data check` names those rows (they are no answer)")
 
 
 def halt_line(result) -> str:

@@ -193,7 +193,10 @@ def parse_rows(path: str | Path, rows: list[tuple[int, list[str]]], verify: bool
         bad = np.argwhere(toks < 0)
         if len(bad):
             i, cell = bad[0]
-            fail(i, f"bad character {rows[i][1][texts][cell]!r} in {name} at cell {cell + 1}")
+            char = rows[i][1][texts][cell]
+            fail(i, f"no value in the {name} at cell {cell + 1} ('?': a cell the model left as padding, as "
+                    "`eval --predictions-out` writes it); such a row is no answer" if char == "?" else
+                    f"bad character {char!r} in {name} at cell {cell + 1}")
     ratings = []
     for i, (_, row) in enumerate(rows):
         try:
