@@ -296,3 +296,39 @@ def test_the_library_evaluate_refuses_puzzles_of_another_task():
         evaluate(model, mazes)
     with pytest.raises(TypeError, match="puzzles must be a PuzzleSet"):
         evaluate(model, mazes.inputs)
+
+
+def _api_cases():
+    from trm_lib.config import Config
+    from trm_lib.evaluate import evaluate
+    from trm_lib.model import TRM
+    from trm_lib.pretrained import load_pretrained
+    from trm_lib.presets import get_preset
+    cfg = get_preset("sudoku4-cpu")
+    # (what is wrong, the call, the error type, what the message must say)
+    return [
+        ("load_pretrained of a number", lambda: load_pretrained(6), TypeError, "a str such as 'sudoku6-cpu', got int"),
+        ("with_overrides of one string", lambda: cfg.with_overrides("model.n=2"), TypeError, "(put it in a list)"),
+        ("Config.from_dict of a string", lambda: Config.from_dict("x"), TypeError, "needs a dict"),
+        ("Config.from_dict without its fields", lambda: Config.from_dict({"model": {}}), ValueError,
+         "lacks name, task, grid_size"),
+        ("Config.from_dict with a model that is no dict", lambda: Config.from_dict(
+            {"name": "x", "task": "sudoku", "grid_size": 4, "model": 5}), TypeError, "'model' must be a dict"),
+        ("Config.from_dict with model fields missing", lambda: Config.from_dict(
+            {"name": "x", "task": "sudoku", "grid_size": 4, "model": {}}), ValueError, "vocab_size, seq_len missing"),
+        ("TRM of the whole Config", lambda: TRM(cfg), TypeError, "pass cfg.model, not the whole Config"),
+        ("evaluate of no model", lambda: evaluate("model", tiny_sudoku_set(2)), TypeError, "model must be a TRM"),
+        ("evaluate of a file name", lambda: evaluate(TRM(cfg.model), "test.csv.gz"), TypeError,
+         "puzzles must be a PuzzleSet"),
+        ("train of a preset name", lambda: train("sudoku4-cpu", tiny_sudoku_set(2)), TypeError,
+         "cfg must be a Config (get_preset(name) gives one), got str"),
+        ("train of the model part", lambda: train(cfg.model, tiny_sudoku_set(2)), TypeError, "pass the whole Config"),
+        ("train of a file name", lambda: train(cfg, "train.csv.gz"), TypeError, "train_set must be a PuzzleSet"),
+    ]
+
+
+@pytest.mark.parametrize("what, call, error, message", _api_cases(), ids=[c[0] for c in _api_cases()])
+def test_the_public_api_names_a_wrong_argument_and_what_it_expects(what, call, error, message):
+    with pytest.raises(error) as raised:
+        call()
+    assert message in str(raised.value), f"{what}: {raised.value}"

@@ -11,7 +11,7 @@ from outside: `with_overrides` (text from a command line) and `from_dict` (a che
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from trm_lib.data.tasks import BOX_SHAPES, TASKS, vocab_size
@@ -115,9 +115,20 @@ class Config:
     @staticmethod
     def from_dict(d: dict[str, Any]) -> "Config":
         """A config saved with `to_dict` (a checkpoint's): every field's type is checked first."""
+        if not isinstance(d, dict):
+            raise TypeError(f"Config.from_dict needs a dict (what Config.to_dict or a checkpoint's 'config' "
+                            f"holds), got {type(d).__name__}")
+        missing = [k for k in ("name", "task", "grid_size", "model") if k not in d]
+        if missing:
+            raise ValueError(f"Config.from_dict: the dict lacks {', '.join(missing)} (it holds: {', '.join(map(str, d)) or 'nothing'})")
         records = {}
         for section, record in (("model", ModelConfig), ("train", TrainConfig)):
+            if not isinstance(d.get(section, {}), dict):
+                raise TypeError(f"Config.from_dict: {section!r} must be a dict of its fields, got {type(d[section]).__name__}")
             values = dict(d.get(section, {}))
+            absent = [f.name for f in fields(record) if f.default is MISSING and f.name not in values]
+            if absent:
+                raise ValueError(f"invalid {section} config: {', '.join(absent)} missing")
             if isinstance(values.get("betas"), list):
                 values["betas"] = tuple(values["betas"])
             problems = _type_problems(record, values)
@@ -129,6 +140,10 @@ class Config:
 
     def with_overrides(self, overrides: list[str] | dict[str, Any]) -> "Config":
         """Return a copy with fields changed: ["model.n=4", "train.lr=3e-4"] or a dict."""
+        if isinstance(overrides, str) or not isinstance(overrides, (dict, list, tuple)):
+            raise TypeError(f"overrides must be a dict such as {{'model.n': 4}} or a list of 'key=value' strings, "
+                            f"got {type(overrides).__name__} {overrides!r}"
+                            + (" (put it in a list)" if isinstance(overrides, str) else ""))
         items = overrides.items() if isinstance(overrides, dict) else map(_split_override, overrides)
         changes: dict[str, dict[str, Any]] = {"model": {}, "train": {}}
         for key, value in items:

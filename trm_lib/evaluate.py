@@ -25,7 +25,7 @@ from trm_lib.data.sudoku import is_valid_solution
 from trm_lib.device import autocast
 from trm_lib.limits import memory_bytes
 from trm_lib.losses import cell_accuracy, exact_match
-from trm_lib.model import TRM, StepOutput
+from trm_lib.model import TRM, ModelConfig, StepOutput
 
 
 @contextlib.contextmanager
@@ -204,6 +204,8 @@ def _valid_last_and_at_halt(task: str, questions: np.ndarray, last: torch.Tensor
 
 def check_puzzles_fit(model: TRM, puzzles: PuzzleSet) -> None:
     """Refuse puzzles of another kind than the model reads (a Sudoku model on mazes would score 0)."""
+    if not (isinstance(model, torch.nn.Module) and isinstance(getattr(model, "cfg", None), ModelConfig)):
+        raise TypeError(f"model must be a TRM (load_pretrained or load_model gives one), got {type(model).__name__}")
     if not isinstance(puzzles, PuzzleSet):
         raise TypeError(f"puzzles must be a PuzzleSet (trm_lib.data.puzzles.load_puzzles reads one), "
                         f"got {type(puzzles).__name__}")

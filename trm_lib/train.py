@@ -38,7 +38,7 @@ from trm_lib.device import autocast, maybe_compile, pick_device
 from trm_lib.ema import EMA
 from trm_lib.limits import check_model_fits
 from trm_lib.losses import LossOutput, trm_loss
-from trm_lib.model import TRM
+from trm_lib.model import TRM, ModelConfig
 from trm_lib.optim import build_optimizer, set_learning_rate
 from trm_lib.run_folder import RunFolderLock, move_aside
 from trm_lib.train_run import Run, TrainingDiverged
@@ -98,6 +98,7 @@ def train(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None = None,
     second one stops at once without saving and raises StoppedAtOnce; a NaN loss raises
     TrainingDiverged and keeps the last good checkpoint.
     """
+    _check_types(cfg, train_set, test_set)
     recipe = cfg.train
     _check_request(cfg, train_set, test_set, minutes, eval_size)
     out = Path(out_dir) if out_dir else None
@@ -163,6 +164,18 @@ def _run_folder(out: Path | None, resume: bool, progress: bool) -> Iterator[None
                 print(f"{out} has a {old.name} but no last.pt to resume from: this is a new run; "
                       f"kept the earlier log as {new}", file=sys.stderr)
         yield
+
+
+def _check_types(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None) -> None:
+    """A wrong kind of argument, named, before it fails somewhere inside."""
+    if not isinstance(cfg, Config):
+        raise TypeError("cfg must be a Config (get_preset(name) gives one" + (
+            "; this is its .model part: pass the whole Config)" if isinstance(cfg, ModelConfig) else
+            f"), got {type(cfg).__name__}"))
+    for name, value in (("train_set", train_set), ("test_set", test_set)):
+        if not (isinstance(value, PuzzleSet) or (name == "test_set" and value is None)):
+            raise TypeError(f"{name} must be a PuzzleSet (trm_lib.data.puzzles.load_puzzles reads one), "
+                            f"got {type(value).__name__}")
 
 
 def _check_request(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, minutes: float | None,

@@ -22,6 +22,9 @@ def available() -> list[str]:
 
 
 def pretrained_path(name: str) -> Path:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a shipped model's name, a str such as 'sudoku6-cpu', got "
+                        f"{type(name).__name__} {name!r}; shipped: {', '.join(available()) or 'none'}")
     path = PRETRAINED / f"{name}.pt"
     if not path.exists():
         raise FileNotFoundError(f"no pretrained checkpoint {name!r}; shipped: {', '.join(available()) or 'none'}")
