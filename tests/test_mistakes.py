@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from tests.test_exercises_01 import GoodBlock
 from trm_lib.course.exercises import (check_halt_loss, check_is_shortest_path, check_mixer_block,
-                                      check_stablemax_cross_entropy)
+                                      check_rms_norm, check_stablemax_cross_entropy)
 from trm_lib.course.exercises.lesson09 import check_my_trm
 from trm_lib.data import maze as mz
 from trm_lib.layers import rms_norm
@@ -55,7 +55,14 @@ class HaltFromDetachedY(TRM):
         self.q_head.forward = lambda h: linear(h.detach())  # weights and their names stay TRM's
 
 
+def rms_over_everything(h, eps=1e-5):
+    h32 = h.float()
+    return (h32 * torch.rsqrt(h32.square().mean() + eps)).to(h.dtype)  # one mean for the whole tensor
+
+
 MISTAKES = [
+    ("01", "RMSNorm with one mean over the whole tensor", check_rms_norm, rms_over_everything,
+     "one mean per vector: h.square().mean(-1, keepdim=True)"),
     ("04", "a 'most cells right' halting target", check_halt_loss, halt_most_cells_right,
      "The target is 1 only where EVERY cell of the grid is right"),
     ("04", "the halting loss summed over the batch", check_halt_loss, halt_summed,

@@ -57,6 +57,9 @@ def check_rms_norm(fn: Callable) -> Callable:
          lambda h: h * torch.rsqrt(h.square().mean(-1, keepdim=True))),
         ("eps belongs inside the square root: h / sqrt(mean(h²) + eps), not h / (sqrt(mean(h²)) + eps)",
          lambda h: h / (h.square().mean(-1, keepdim=True).sqrt() + 1e-5)),
+        ("the mean runs over the last axis only, one mean per vector: h.square().mean(-1, keepdim=True), "
+         "not one mean over the whole tensor",
+         lambda h: h * torch.rsqrt(h.square().mean() + 1e-5)),
         ("the mean runs over the last axis (the features of one vector)",
          lambda h: layers.rms_norm(h.transpose(-1, -2)).transpose(-1, -2)),
     ], inputs, name="rms_norm", trial_notes=notes)
