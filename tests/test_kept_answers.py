@@ -9,7 +9,7 @@ import torch
 
 from trm_lib import layers
 from trm_lib.course import answers
-from trm_lib.course.answers import check_earlier_answers
+from trm_lib.course.exercises import check_earlier_answers
 from trm_lib.course.exercises import check_mixer_block, check_rms_norm, check_swiglu
 
 _cells = itertools.count()

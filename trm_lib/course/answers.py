@@ -7,7 +7,7 @@ when its check passes, the learner's function or class is written, as source wit
 reads from the notebook (imports, helpers, constants), to `notebooks/my_answers/NAME.py`
 (git-ignored); when it fails or is not attempted, that file is removed, so the folder always
 says what each check said last.
-Lesson 09 calls `check_earlier_answers()`, which loads each file, runs its check again
+Lesson 09 calls `check_earlier_answers()` (`trm_lib.course.exercises`), which loads each file, runs its check again
 (silently) and hands back the learner's piece, or the reference with one line saying why.
 
 Where answers are kept, and why the lessons never depend on each other's files:
@@ -217,10 +217,11 @@ def _read_at_definition(node: ast.AST) -> set[str]:
     return names
 
 
-def check_earlier_answers(where: Path | None = None) -> types.SimpleNamespace:
-    """Every piece lesson 09 needs: the learner's kept answer where it loads and passes its check
-    again, else the reference; one line each says which and why. `where` defaults to `folder()`."""
-    import trm_lib.course.exercises  # noqa: F401  (marks every piece; imported here, as it imports this module)
+def bring_in_all(where: Path | None = None) -> types.SimpleNamespace:
+    """Every piece marked with `kept` so far: the learner's kept answer where it loads and passes
+    its check again, else the reference; one line each says which and why. `where` defaults to
+    `folder()`. Lesson 09 calls it as `trm_lib.course.exercises.check_earlier_answers`, once every
+    checker is marked."""
     where = folder() if where is None else where
     if where is None:
         print("Kept answers are off here (only the lessons in notebooks/ keep them, outside the test run):")
