@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from trm_lib.act import Carry, train_step_forward
 from trm_lib.config import Config, TrainConfig
+from trm_lib.data.arc_set import ArcSet
 from trm_lib.data.puzzles import PuzzleSet
 from trm_lib.device import autocast, maybe_compile, pick_device
 from trm_lib.ema import EMA
@@ -173,9 +174,9 @@ def _check_types(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None) 
             "; this is its .model part: pass the whole Config)" if isinstance(cfg, ModelConfig) else
             f"), got {type(cfg).__name__}"))
     for name, value in (("train_set", train_set), ("test_set", test_set)):
-        if not (isinstance(value, PuzzleSet) or (name == "test_set" and value is None)):
-            raise TypeError(f"{name} must be a PuzzleSet (trm_lib.data.puzzles.load_puzzles reads one), "
-                            f"got {type(value).__name__}")
+        if not (isinstance(value, (PuzzleSet, ArcSet)) or (name == "test_set" and value is None)):
+            raise TypeError(f"{name} must be a PuzzleSet (trm_lib.data.puzzles.load_puzzles reads one) or an "
+                            f"ArcSet (trm_lib.data.arc_set), got {type(value).__name__}")
 
 
 def _check_request(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, minutes: float | None,
