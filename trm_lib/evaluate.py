@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from trm_lib.act import iter_steps
 from trm_lib.data.maze import is_valid_shortest_path
-from trm_lib.data.puzzles import PuzzleSet, to_grid
+from trm_lib.data.puzzles import PuzzleSet, require_puzzle_set, to_grid
 from trm_lib.data.sudoku import is_valid_solution
 from trm_lib.device import autocast
 from trm_lib.limits import memory_bytes
@@ -206,9 +206,7 @@ def check_puzzles_fit(model: TRM, puzzles: PuzzleSet) -> None:
     """Refuse puzzles of another kind than the model reads (a Sudoku model on mazes would score 0)."""
     if not (isinstance(model, torch.nn.Module) and isinstance(getattr(model, "cfg", None), ModelConfig)):
         raise TypeError(f"model must be a TRM (load_pretrained or load_model gives one), got {type(model).__name__}")
-    if not isinstance(puzzles, PuzzleSet):
-        raise TypeError(f"puzzles must be a PuzzleSet (trm_lib.data.puzzles.load_puzzles reads one), "
-                        f"got {type(puzzles).__name__}")
+    require_puzzle_set(puzzles)
     cfg = model.cfg
     if (puzzles.seq_len, puzzles.vocab_size) != (cfg.seq_len, cfg.vocab_size):
         raise ValueError(f"these are {puzzles.task} {puzzles.size}x{puzzles.size} puzzles ({puzzles.seq_len} cells, "

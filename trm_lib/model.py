@@ -168,7 +168,7 @@ class TRM(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         if not isinstance(cfg, ModelConfig):
-            whole = hasattr(cfg, "model") and isinstance(getattr(cfg, "model"), ModelConfig)
+            whole = isinstance(getattr(cfg, "model", None), ModelConfig)
             raise TypeError("TRM takes a ModelConfig: " + ("pass cfg.model, not the whole Config" if whole else
                             f"get one from get_preset(name).model, got {type(cfg).__name__}"))
         if cfg.ablation and type(self) is TRM:

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from trm_lib.act import Carry, train_step_forward
 from trm_lib.config import Config, TrainConfig
 from trm_lib.data.arc_set import ArcSet
-from trm_lib.data.puzzles import PuzzleSet
+from trm_lib.data.puzzles import PuzzleSet, require_puzzle_set
 from trm_lib.device import autocast, maybe_compile, pick_device
 from trm_lib.ema import EMA
 from trm_lib.limits import check_model_fits
@@ -173,10 +173,9 @@ def _check_types(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None) 
         raise TypeError("cfg must be a Config (get_preset(name) gives one" + (
             "; this is its .model part: pass the whole Config)" if isinstance(cfg, ModelConfig) else
             f"), got {type(cfg).__name__}"))
-    for name, value in (("train_set", train_set), ("test_set", test_set)):
-        if not (isinstance(value, (PuzzleSet, ArcSet)) or (name == "test_set" and value is None)):
-            raise TypeError(f"{name} must be a PuzzleSet (trm_lib.data.puzzles.load_puzzles reads one) or an "
-                            f"ArcSet (trm_lib.data.arc_set), got {type(value).__name__}")
+    require_puzzle_set(train_set, "train_set", also=(ArcSet,))
+    if test_set is not None:
+        require_puzzle_set(test_set, "test_set", also=(ArcSet,))
 
 
 def _check_request(cfg: Config, train_set: PuzzleSet, test_set: PuzzleSet | None, minutes: float | None,

@@ -121,7 +121,7 @@ def _with_what_it_reads(obj: Any, done: set[str]) -> tuple[list[str], list[str]]
     from the notebook's globals, its helpers' sources, then its own. Other pieces are left out:
     lesson 09 hands in its own."""
     source, node = _source(obj)
-    space = _globals_of(obj)
+    space = _first_function(obj).__globals__
     imports, definitions = [], []
     for name in sorted(_names_read(obj, node)):
         if name in done or name in PIECES or name not in space:
@@ -165,20 +165,17 @@ def _functions(obj: Any) -> list[types.FunctionType]:
     return found
 
 
-def _globals_of(obj: Any) -> dict:
+def _first_function(obj: Any) -> types.FunctionType:
     functions = _functions(obj)
     if not functions:
         raise _CannotKeep(f"{getattr(obj, '__name__', obj)!s} has no function whose source can be read")
-    return functions[0].__globals__
+    return functions[0]
 
 
 def _source(obj: Any) -> tuple[str, ast.AST]:
     """The definition of `obj` (a function or class) as written, found through its code object:
     a notebook cell's lines live in linecache, where `inspect` cannot find a class."""
-    functions = _functions(obj)
-    if not functions:
-        raise _CannotKeep(f"{getattr(obj, '__name__', obj)!s} has no function whose source can be read")
-    code = functions[0].__code__
+    code = _first_function(obj).__code__
     lines = linecache.getlines(code.co_filename)
     try:
         tree = ast.parse("".join(lines))

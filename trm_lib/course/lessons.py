@@ -195,8 +195,8 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
 
 def holds_edits(path: Path, new: nbformat.NotebookNode) -> bool:
     """True when the notebook at `path` was edited after it was generated (so it may hold a
-    learner's work) or does not load at all; False when it is missing, untouched since
-    generated, or already `new`."""
+    learner's work); False when it is missing, untouched since generated, or already `new`.
+    A ValueError names a notebook that does not load at all."""
     if not path.exists():
         return False
     old = read_notebook(path)

@@ -19,7 +19,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 import torch
@@ -169,6 +169,14 @@ def load_puzzles(path: str | Path, verify: bool = False, progress: bool = False)
                      [src for p in parts for src in p.sources])
 
 
+def require_puzzle_set(value: Any, name: str = "puzzles", also: tuple[type, ...] = ()) -> None:
+    """Refuse an argument that is not a PuzzleSet (or one of `also`), naming it and what it expects."""
+    if not isinstance(value, (PuzzleSet, *also)):
+        others = "".join(f" or {kind.__name__} ({kind.__module__})" for kind in also)
+        raise TypeError(f"{name} must be a PuzzleSet (trm_lib.data.puzzles.load_puzzles reads one){others}, "
+                        f"got {type(value).__name__}")
+
+
 def parse_rows(path: str | Path, rows: list[tuple[int, list[str]]], verify: bool = False) -> PuzzleSet:
     """Rows of `path` (from trm_lib.data.puzzle_csv.iter_chunks) as a checked PuzzleSet."""
     for line, row in rows:
@@ -194,9 +202,11 @@ def parse_rows(path: str | Path, rows: list[tuple[int, list[str]]], verify: bool
         if len(bad):
             i, cell = bad[0]
             char = rows[i][1][texts][cell]
-            fail(i, f"no value in the {name} at cell {cell + 1} ('?': a cell the model left as padding, as "
-                    "`eval --predictions-out` writes it); such a row is no answer" if char == "?" else
-                    f"bad character {char!r} in {name} at cell {cell + 1}")
+            if char == "?":
+                fail(i, f"no value in the {name} at cell {cell + 1} ('?': a cell the model left as padding, "
+                        "as `eval --predictions-out` writes it); such a row is no answer")
+            else:
+                fail(i, f"bad character {char!r} in {name} at cell {cell + 1}")
     ratings = []
     for i, (_, row) in enumerate(rows):
         try:
